@@ -1,0 +1,20 @@
+"""chainrule's autograd: a scalar reverse-mode autograd engine (the public API, nothing else)."""
+
+from .backprop import detect_anomaly, gradients, toposort
+from .functional import grad, hessian, value_and_grad
+from .ops import OPS
+from .value import Constant, Value, is_grad_enabled, no_grad
+
+__all__ = [
+    "OPS",
+    "Constant",
+    "Value",
+    "detect_anomaly",
+    "grad",
+    "gradients",
+    "hessian",
+    "is_grad_enabled",
+    "no_grad",
+    "toposort",
+    "value_and_grad",
+]

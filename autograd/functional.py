@@ -1,0 +1,147 @@
+"""Functional gradients: ``grad``, ``value_and_grad`` and ``hessian`` of plain Python functions.
+
+Each call differentiates with respect to fresh nodes made for that call. That is what keeps nested
+``grad`` free of *perturbation confusion*: in
+
+    grad(lambda x: x * grad(lambda y: x + y)(1.0))(2.0)
+
+the inner call differentiates ``x + y`` with respect to its own fresh ``y`` only, so it returns 1 (not 2,
+which is what you get if the inner derivative also counts the outer ``x``); the outer result is 1.0.
+Inside an enclosing ``grad`` the inner results are Values that keep their dependence on the outer
+arguments, so ``grad(grad(f))`` is the second derivative, to any order.
+"""
+
+from __future__ import annotations
+
+import functools
+import numbers
+from collections.abc import Callable, Sequence
+from typing import Any, Union
+
+from .backprop import gradients
+from .value import Value
+
+ArgNums = Union[int, Sequence[int]]
+
+# How many grad/hessian calls are evaluating their function right now. Inside one, results must stay
+# Values (the enclosing call differentiates them); at the top level they are floats.
+_depth = 0
+
+
+def _fresh(x: Any, name: str, i: int) -> Value:
+    if isinstance(x, Value):
+        # A new node that depends on x: the inner derivative is taken with respect to it alone.
+        return x + 0.0
+    if isinstance(x, bool) or not isinstance(x, numbers.Real):
+        raise TypeError(
+            f"{name}: argument {i} must be a number or a Value to differentiate, got "
+            f"{type(x).__name__}"
+        )
+    return Value(float(x))
+
+
+def _argnums(argnums: ArgNums, nargs: int, name: str) -> tuple[int, ...]:
+    nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+    for i in nums:
+        if not isinstance(i, int) or isinstance(i, bool) or not -nargs <= i < nargs:
+            raise ValueError(
+                f"{name}: argnums {argnums!r} does not fit a call with {nargs} positional arguments"
+            )
+    return tuple(i % nargs for i in nums)
+
+
+def _output(y: Any, name: str, f: Callable[..., Any]) -> Value:
+    if isinstance(y, Value):
+        return y
+    if isinstance(y, (int, float)) and not isinstance(y, bool):
+        return Value(float(y))  # a function that ignores its inputs: every derivative is 0
+    raise TypeError(
+        f"{name}: {getattr(f, '__name__', f)!r} must return a Value (a scalar), got "
+        f"{type(y).__name__}"
+    )
+
+
+def _differentiate(
+    f: Callable[..., Any], args: tuple[Any, ...], argnums: ArgNums, name: str
+) -> tuple[Value, tuple[Any, ...], bool]:
+    """Run f on fresh nodes; return its output, the gradients and whether they were recorded."""
+    global _depth
+    nums = _argnums(argnums, len(args), name)
+    nested = _depth > 0 or any(isinstance(args[i], Value) for i in nums)
+    call = list(args)
+    for i in nums:
+        call[i] = _fresh(args[i], name, i)
+    _depth += 1
+    try:
+        y = _output(f(*call), name, f)
+    finally:
+        _depth -= 1
+    grads = gradients(y, [call[i] for i in nums], create_graph=nested)
+    return y, grads, nested
+
+
+def grad(f: Callable[..., Any], argnums: ArgNums = 0) -> Callable[..., Any]:
+    """A function returning ∂f/∂argument: a float, or a tuple when ``argnums`` is a tuple.
+
+    >>> grad(lambda x: x ** 3)(2.0)
+    12.0
+    >>> grad(grad(grad(lambda x: x ** 3)))(2.0)
+    6.0
+    >>> grad(lambda x, y: x * y, argnums=(0, 1))(2.0, 5.0)
+    (5.0, 2.0)
+    """
+    if not callable(f):
+        raise TypeError(f"grad needs a callable, got {type(f).__name__}")
+
+    @functools.wraps(f)
+    def grad_f(*args: Any) -> Any:
+        _, grads, _ = _differentiate(f, args, argnums, "grad")
+        return grads[0] if isinstance(argnums, int) else grads
+
+    return grad_f
+
+
+def value_and_grad(f: Callable[..., Any], argnums: ArgNums = 0) -> Callable[..., Any]:
+    """A function returning ``(f(*args), ∂f/∂argument)`` from one evaluation of f.
+
+    >>> value_and_grad(lambda x: x * x)(3.0)
+    (9.0, 6.0)
+    """
+    if not callable(f):
+        raise TypeError(f"value_and_grad needs a callable, got {type(f).__name__}")
+
+    @functools.wraps(f)
+    def value_and_grad_f(*args: Any) -> tuple[Any, Any]:
+        y, grads, nested = _differentiate(f, args, argnums, "value_and_grad")
+        out = y if nested else y.data
+        return out, grads[0] if isinstance(argnums, int) else grads
+
+    return value_and_grad_f
+
+
+def hessian(f: Callable[..., Any]) -> Callable[..., list[list[Any]]]:
+    """A function returning the n×n matrix of second derivatives for n scalar positional arguments.
+
+    >>> hessian(lambda x, y: x * x * y)(3.0, 2.0)
+    [[4.0, 6.0], [6.0, 0.0]]
+    """
+    if not callable(f):
+        raise TypeError(f"hessian needs a callable, got {type(f).__name__}")
+
+    @functools.wraps(f)
+    def hessian_f(*args: Any) -> list[list[Any]]:
+        global _depth
+        n = len(args)
+        if n == 0:
+            raise ValueError("hessian: the function needs at least one scalar argument")
+        nested = _depth > 0 or any(isinstance(a, Value) for a in args)
+        xs = [_fresh(a, "hessian", i) for i, a in enumerate(args)]
+        _depth += 1
+        try:
+            y = _output(f(*xs), "hessian", f)
+        finally:
+            _depth -= 1
+        first = gradients(y, xs, create_graph=True)
+        return [list(gradients(g, xs, create_graph=nested)) for g in first]
+
+    return hessian_f
