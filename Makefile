@@ -38,7 +38,7 @@ demo: $(VENV)/.installed-demo dot
 test: $(VENV)/.installed-dev dot lint typecheck pytest
 
 lint: $(VENV)/.installed-dev
-	$(VENV)/bin/ruff check autograd nn tests benchmarks scripts
+	$(VENV)/bin/ruff check .
 
 typecheck: $(VENV)/.installed-dev
 	$(VENV)/bin/mypy
