@@ -8,7 +8,7 @@
 # %%
 import math
 
-from autograd import Value, gradients, grad, hessian
+from autograd import Value, grad, gradients, hessian
 
 # %% [markdown]
 # ## Grad of grad
