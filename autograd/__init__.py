@@ -2,15 +2,18 @@
 
 from .backprop import detect_anomaly, gradients, toposort
 from .functional import grad, hessian, value_and_grad
+from .gradcheck import GradcheckError, gradcheck
 from .ops import OPS
 from .value import Constant, Value, is_grad_enabled, no_grad
 
 __all__ = [
     "OPS",
     "Constant",
+    "GradcheckError",
     "Value",
     "detect_anomaly",
     "grad",
+    "gradcheck",
     "gradients",
     "hessian",
     "is_grad_enabled",
