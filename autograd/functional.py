@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Union
 
 from .backprop import gradients
-from .value import Value
+from .value import Value, is_grad_enabled
 
 ArgNums = Union[int, Sequence[int]]
 
@@ -38,6 +38,12 @@ def _fresh(x: Any, name: str, i: int) -> Value:
             f"{type(x).__name__}"
         )
     return Value(float(x))
+
+
+def _require_grad(name: str) -> None:
+    # NOTE: under no_grad() f would build no graph and every derivative would silently come out 0.
+    if not is_grad_enabled():
+        raise RuntimeError(f"{name} cannot differentiate inside no_grad(); call it outside the block")
 
 
 def _argnums(argnums: ArgNums, nargs: int, name: str) -> tuple[int, ...]:
@@ -66,6 +72,7 @@ def _differentiate(
 ) -> tuple[Value, tuple[Any, ...], bool]:
     """Run f on fresh nodes; return its output, the gradients and whether they were recorded."""
     global _depth
+    _require_grad(name)
     nums = _argnums(argnums, len(args), name)
     nested = _depth > 0 or any(isinstance(args[i], Value) for i in nums)
     call = list(args)
@@ -131,6 +138,7 @@ def hessian(f: Callable[..., Any]) -> Callable[..., list[list[Any]]]:
     @functools.wraps(f)
     def hessian_f(*args: Any) -> list[list[Any]]:
         global _depth
+        _require_grad("hessian")
         n = len(args)
         if n == 0:
             raise ValueError("hessian: the function needs at least one scalar argument")

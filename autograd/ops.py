@@ -131,7 +131,9 @@ OPS: dict[str, Op] = {
         Op("mul", 2, lambda x, y: x * y, lambda out, x, y: (y, x), "*"),
         Op("div", 2, _div, lambda out, x, y: (1 / y, -out / y), "/"),  # d(x/y)/dy = -x/y^2
         Op("neg", 1, lambda x: -x, lambda out, x: (-1.0,), "neg"),
-        Op("pow", 1, _pow, lambda out, x, c: (c * x ** (c - 1),), "**"),  # c is an arg
+        # NOTE: x ** 0 is the constant 1; without the guard its rule computes 0 * 0 ** -1 at x = 0
+        # and reports an infinite slope (or raises at higher order).
+        Op("pow", 1, _pow, lambda out, x, c: (c * x ** (c - 1) if c != 0 else 0.0,), "**"),  # c: an arg
         Op("abs", 1, abs, lambda out, x: (_sign(x),), "abs"),
         Op("exp", 1, _exp, lambda out, x: (out,), "exp"),
         Op("log", 1, _log, lambda out, x: (1 / x,), "log"),

@@ -88,6 +88,8 @@ class Value:
     def __pow__(self, other: Operand) -> Value:
         if isinstance(other, Value):
             # x ** y with y a Value: e^(y log x), defined for x > 0 (d/dy needs log x).
+            if self.data == 0 and other.data < 0:
+                raise ZeroDivisionError(f"pow: 0 ** {other.data!r} is a division by zero (base 0.0)")
             if self.data <= 0:
                 raise ValueError(
                     f"pow: a Value exponent needs a positive base, got {self.data!r} ** {other.data!r};"
@@ -102,6 +104,8 @@ class Value:
         # c ** x = e^(x log c) with c a constant; its log appears as a labelled constant.
         if isinstance(other, bool) or not isinstance(other, numbers.Real):
             return NotImplemented
+        if other == 0 and self.data < 0:
+            raise ZeroDivisionError(f"pow: 0 ** {self.data!r} is a division by zero (base {other!r})")
         if other <= 0:
             raise ValueError(
                 f"pow: a constant base must be positive to raise it to a Value, got {other!r} ** "
