@@ -1,1 +1,40 @@
 """chainrule's nn: neurons, layers and MLPs, losses, optimizers, data and training on the autograd engine."""
+
+from . import data, losses, optim
+from .layers import MLP, BatchNorm1d, Layer, Neuron
+from .losses import (
+    binary_cross_entropy,
+    binary_cross_entropy_with_logits,
+    cross_entropy,
+    hinge,
+    log_softmax,
+    mse,
+    softmax,
+)
+from .module import ModelFileError, Module, load, save
+from .optim import SGD, Adam, AdamW, clip_grad_norm
+
+__all__ = [
+    "MLP",
+    "SGD",
+    "Adam",
+    "AdamW",
+    "BatchNorm1d",
+    "Layer",
+    "ModelFileError",
+    "Module",
+    "Neuron",
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+    "clip_grad_norm",
+    "cross_entropy",
+    "data",
+    "hinge",
+    "load",
+    "log_softmax",
+    "losses",
+    "mse",
+    "optim",
+    "save",
+    "softmax",
+]

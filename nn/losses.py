@@ -1,0 +1,270 @@
+"""Losses over a batch, each returning the mean as a Value (PyTorch's reduction="mean"), plus softmax.
+
+Predictions are Values (or numbers, which get no grad); a batch of scalar predictions is a list of
+Values, a batch of vectors a list of lists. Every loss checks shapes and targets before building a node.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Sequence
+from typing import Any, Union
+
+from autograd import Constant, Value
+
+__all__ = [
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+    "cross_entropy",
+    "hinge",
+    "log_softmax",
+    "mse",
+    "softmax",
+]
+
+Scalar = Union[Value, float, int]
+_LOG_CLAMP = -100.0  # torch.nn.functional.binary_cross_entropy clamps log(p) and log(1 - p) at -100
+
+
+# ------------------------------------------------------------------------------------------------
+# Helpers
+
+
+def _value(x: object, where: str) -> Value:
+    if isinstance(x, Value):
+        return x
+    if isinstance(x, bool) or not isinstance(x, numbers.Real):
+        raise TypeError(f"{where} must be a Value or a number, got {type(x).__name__} ({x!r})")
+    return Constant(float(x))
+
+
+def _number(x: object, where: str) -> float:
+    if isinstance(x, Value):
+        raise TypeError(f"{where} must be a plain number, not a Value; targets get no gradient")
+    if isinstance(x, bool) or not isinstance(x, numbers.Real):
+        raise TypeError(f"{where} must be a number, got {type(x).__name__} ({x!r})")
+    value = float(x)
+    if not math.isfinite(value):
+        raise ValueError(f"{where} is {value!r}; targets must be finite")
+    return value
+
+
+def _pairs(predictions: object, targets: object, who: str) -> list[tuple[Value, float]]:
+    """Flatten a batch of scalar or vector predictions and matching targets into (Value, float) pairs."""
+    if not isinstance(predictions, (list, tuple)) or not isinstance(targets, (list, tuple)):
+        raise TypeError(
+            f"{who} takes a batch: a list of predictions and a list of targets, got "
+            f"{type(predictions).__name__} and {type(targets).__name__}"
+        )
+    if not predictions:
+        raise ValueError(f"{who}: got an empty batch")
+    if len(predictions) != len(targets):
+        raise ValueError(f"{who}: {len(predictions)} predictions but {len(targets)} targets")
+    out: list[tuple[Value, float]] = []
+    for i, (p, t) in enumerate(zip(predictions, targets)):
+        if isinstance(p, (list, tuple)):
+            if not isinstance(t, (list, tuple)) or len(t) != len(p):
+                raise ValueError(f"{who}: prediction {i} has {len(p)} outputs; its target must be a list "
+                                 f"of {len(p)} numbers, got {t!r}")
+            for j, (pj, tj) in enumerate(zip(p, t)):
+                out.append((_value(pj, f"{who}: prediction [{i}][{j}]"),
+                            _number(tj, f"{who}: target [{i}][{j}]")))
+        else:
+            out.append((_value(p, f"{who}: prediction {i}"), _number(t, f"{who}: target {i}")))
+    if not out:
+        raise ValueError(f"{who}: got an empty batch")
+    return out
+
+
+def _mean(terms: list[Value]) -> Value:
+    # NOTE: no sum(): it starts from the int 0, which adds a node for nothing.
+    total = terms[0]
+    for t in terms[1:]:
+        total = total + t
+    return total / len(terms)
+
+
+def _rows(logits: object, who: str) -> list[list[Value]]:
+    if not isinstance(logits, (list, tuple)) or not logits:
+        raise ValueError(f"{who} takes a non-empty batch: a list of samples, each a list of class scores")
+    rows = []
+    width = None
+    for i, row in enumerate(logits):
+        if not isinstance(row, (list, tuple)) or not row:
+            raise TypeError(f"{who}: sample {i} must be a non-empty list of class scores, got {row!r}")
+        if width is None:
+            width = len(row)
+        elif len(row) != width:
+            raise ValueError(f"{who}: sample {i} has {len(row)} scores, sample 0 has {width}")
+        rows.append([_value(z, f"{who}: score [{i}][{j}]") for j, z in enumerate(row)])
+    return rows
+
+
+def _log_sum_exp(row: list[Value]) -> Value:
+    # log Σ e^z = m + log Σ e^(z - m) with m = max z: no exp overflows and the largest term is e^0 = 1.
+    # m is a float (a constant): the result does not depend on m, so no gradient flows through it.
+    m = max(z.data for z in row)
+    total = (row[0] - m).exp()
+    for z in row[1:]:
+        total = total + (z - m).exp()
+    return total.log() + m
+
+
+# ------------------------------------------------------------------------------------------------
+# Regression and two-class losses
+
+
+def mse(predictions: Sequence[Any], targets: Sequence[Any]) -> Value:
+    """Mean squared error over every output of the batch: mean((p - t)^2).
+
+    >>> mse([Value(1.0), Value(3.0)], [0.0, 1.0]).data   # (1 + 4) / 2
+    2.5
+    """
+    terms = []
+    for p, t in _pairs(predictions, targets, "mse"):
+        d = p - t
+        terms.append(d * d)
+    return _mean(terms)
+
+
+def binary_cross_entropy(probabilities: Sequence[Any], targets: Sequence[Any]) -> Value:
+    """Log loss on probabilities in [0, 1]: mean(-(t log p + (1 - t) log(1 - p))), targets in [0, 1].
+
+    As in PyTorch, each log is clamped at -100, so p = 0 or 1 gives a finite loss; where the clamp
+    applies, that term is the constant 100 and passes no gradient (PyTorch passes a large finite one).
+    For probabilities from a sigmoid prefer ``binary_cross_entropy_with_logits``: it never saturates.
+
+    >>> round(binary_cross_entropy([Value(0.5)], [1.0]).data, 12) == round(math.log(2), 12)
+    True
+    """
+    pairs = _pairs(probabilities, targets, "binary_cross_entropy")
+    for i, (p, t) in enumerate(pairs):
+        if not 0.0 <= p.data <= 1.0:
+            raise ValueError(f"binary_cross_entropy: probability {i} is {p.data!r}, outside [0, 1]; "
+                             "pass sigmoid outputs, or raw scores to binary_cross_entropy_with_logits")
+        if not 0.0 <= t <= 1.0:
+            raise ValueError(f"binary_cross_entropy: target {i} is {t!r}, outside [0, 1]")
+    terms = []
+    for p, t in pairs:
+        # Terms with a zero weight are left out (so log(0) is never formed for them), as 0 * clamp does.
+        parts: list[Value] = []
+        if t != 0.0:
+            parts.append(_clamped_log(p, p.data) * t)
+        if t != 1.0:
+            parts.append(_clamped_log(1 - p, 1.0 - p.data) * (1.0 - t))
+        loss = -parts[0] if len(parts) == 1 else -(parts[0] + parts[1])
+        terms.append(loss)
+    return _mean(terms)
+
+
+def _clamped_log(v: Value, x: float) -> Value:
+    if x <= 0.0 or math.log(x) < _LOG_CLAMP:
+        return Constant(_LOG_CLAMP)
+    return v.log()
+
+
+def binary_cross_entropy_with_logits(logits: Sequence[Any], targets: Sequence[Any]) -> Value:
+    """Log loss on raw scores z (logits), stable for any z: mean(softplus(z) - t z), targets in [0, 1].
+
+    Equal to ``binary_cross_entropy(sigmoid(z), t)`` but never forms log(0): softplus(z) = log(1 + e^z)
+    is computed without overflow, and its gradient is sigmoid(z) - t.
+
+    >>> binary_cross_entropy_with_logits([Value(1000.0)], [1.0]).data   # confident and right
+    0.0
+    >>> binary_cross_entropy_with_logits([Value(-1000.0)], [1.0]).data  # confident and wrong
+    1000.0
+    """
+    terms = []
+    for i, (z, t) in enumerate(_pairs(logits, targets, "binary_cross_entropy_with_logits")):
+        if not 0.0 <= t <= 1.0:
+            raise ValueError(f"binary_cross_entropy_with_logits: target {i} is {t!r}, outside [0, 1]")
+        if t == 1.0:
+            terms.append((-z).softplus())  # softplus(z) - z = softplus(-z), exact for large z
+        elif t == 0.0:
+            terms.append(z.softplus())
+        else:
+            terms.append(z.softplus() - z * t)
+    return _mean(terms)
+
+
+def hinge(scores: Sequence[Any], targets: Sequence[Any]) -> Value:
+    """Max-margin loss, micrograd's demo loss: mean(relu(1 - y * score)) with labels y in {-1, +1}.
+
+    >>> hinge([Value(2.0), Value(0.5)], [1, 1]).data   # (0 + 0.5) / 2
+    0.25
+    """
+    terms = []
+    for i, (s, y) in enumerate(_pairs(scores, targets, "hinge")):
+        if y not in (-1.0, 1.0):
+            raise ValueError(
+                f"hinge: target {i} is {y!r}; labels must be -1 or +1 (for 0/1 labels use 2*y - 1)"
+            )
+        terms.append((1 - s * y).relu())
+    return _mean(terms)
+
+
+# ------------------------------------------------------------------------------------------------
+# Many classes
+
+
+def softmax(logits: Sequence[Any]) -> Any:
+    """Class probabilities e^z_j / Σ e^z for one sample (a list of scores) or a batch (a list of samples).
+
+    >>> [round(p.data, 6) for p in softmax([Value(0.0), Value(math.log(3))])]
+    [0.25, 0.75]
+    """
+    batch = _is_batch(logits)
+    rows = _rows(logits if batch else [logits], "softmax")
+    out = []
+    for row in rows:
+        m = max(z.data for z in row)
+        exps = [(z - m).exp() for z in row]
+        total = exps[0]
+        for e in exps[1:]:
+            total = total + e
+        out.append([e / total for e in exps])
+    return out if batch else out[0]
+
+
+def log_softmax(logits: Sequence[Any]) -> Any:
+    """log(softmax(z)) = z - logsumexp(z), computed stably, for one sample or a batch.
+
+    >>> [round(p.data, 6) for p in log_softmax([Value(0.0), Value(0.0)])]
+    [-0.693147, -0.693147]
+    """
+    batch = _is_batch(logits)
+    rows = _rows(logits if batch else [logits], "log_softmax")
+    out = []
+    for row in rows:
+        lse = _log_sum_exp(row)
+        out.append([z - lse for z in row])
+    return out if batch else out[0]
+
+
+def cross_entropy(logits: Sequence[Sequence[Any]], targets: Sequence[int]) -> Value:
+    """Many-class log loss on raw scores: mean(logsumexp(z) - z[target]), targets class indices 0..C-1.
+
+    >>> round(cross_entropy([[Value(0.0), Value(0.0), Value(0.0)]], [2]).data, 12) == round(math.log(3), 12)
+    True
+    """
+    rows = _rows(logits, "cross_entropy")
+    if not isinstance(targets, (list, tuple)):
+        raise TypeError(
+            f"cross_entropy: targets must be a list of class indices, got {type(targets).__name__}"
+        )
+    if len(targets) != len(rows):
+        raise ValueError(f"cross_entropy: {len(rows)} samples but {len(targets)} targets")
+    n_classes = len(rows[0])
+    for i, t in enumerate(targets):
+        if isinstance(t, bool) or not isinstance(t, numbers.Integral):
+            raise TypeError(f"cross_entropy: target {i} must be an int class index, got {type(t).__name__} "
+                            f"({t!r})")
+        if not 0 <= int(t) < n_classes:
+            raise ValueError(f"cross_entropy: target {i} is class {t}, outside the {n_classes} classes "
+                             f"0..{n_classes - 1}")
+    return _mean([_log_sum_exp(row) - row[int(t)] for row, t in zip(rows, targets)])
+
+
+def _is_batch(x: object) -> bool:
+    return isinstance(x, (list, tuple)) and len(x) > 0 and isinstance(x[0], (list, tuple))
