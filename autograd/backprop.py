@@ -85,16 +85,35 @@ def _local_values(node: Value) -> tuple[Value, ...]:
     """The node's local derivatives as Values, by running its rule on Values (for higher order)."""
     rule = OPS[node.op].local
     args = node.parents if node.arg is None else (*node.parents, node.arg)
-    return tuple(local if isinstance(local, Value) else Constant(local)
-                 for local in rule(node, *args))
+    try:
+        locals_ = rule(node, *args)
+    except (ZeroDivisionError, OverflowError) as error:
+        shown = ", ".join(repr(p.data) for p in node.parents)
+        raise type(error)(
+            f"create_graph: {node.op}({shown}) has an infinite local derivative {node.local_grads!r}, "
+            f"so derivatives through it are undefined beyond first order ({error}); move the point "
+            "off the singularity"
+        ) from error
+    return tuple(local if isinstance(local, Value) else Constant(local) for local in locals_)
 
 
-def _sweep_graph(root: Value) -> dict[Value, Value]:
-    """Adjoints as Values that record their own graph, so they can be differentiated again."""
+def _sweep_graph(root: Value, inputs: Sequence[Value]) -> dict[Value, Value]:
+    """Adjoints as Values that record their own graph, so they can be differentiated again.
+
+    Only nodes that depend on an input are swept; no other node's adjoint reaches an input.
+    """
+    order = toposort(root)
+    # NOTE: skipping the others is not only faster: a node off every input's path may have a local
+    # derivative that cannot be built as a Value (sqrt of a parameter that is 0), which made
+    # grad(grad(lambda x: x * w.sqrt()))(1.0) raise ZeroDivisionError.
+    live = set(inputs)
+    for node in order:
+        if any(parent in live for parent in node.parents):
+            live.add(node)
     one = Constant(1.0)
     adjoint: dict[Value, Value] = {root: one}
-    for node in reversed(toposort(root)):
-        if not node.parents:
+    for node in reversed(order):
+        if not node.parents or node not in live:
             continue
         g = adjoint[node]
         for parent, local in zip(node.parents, _local_values(node)):
@@ -126,7 +145,7 @@ def gradients(
     if create_graph:
         if not _value.is_grad_enabled():
             raise RuntimeError("gradients(create_graph=True) cannot record a graph inside no_grad()")
-        adjoint_v = _sweep_graph(root)
+        adjoint_v = _sweep_graph(root, inputs)
         return tuple(adjoint_v.get(x, Constant(0.0)) for x in inputs)
     adjoint = _sweep_checked(root) if _anomaly_mode else _sweep(root, 1.0)
     return tuple(float(adjoint.get(x, 0.0)) for x in inputs)

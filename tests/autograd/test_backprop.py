@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from autograd import Constant, Value, detect_anomaly, gradients, no_grad, toposort
+from autograd import Constant, Value, detect_anomaly, grad, gradients, hessian, no_grad, toposort
 
 
 def close(a: float, b: float) -> bool:
@@ -280,6 +280,24 @@ def test_gradients_create_graph_of_an_unreached_input_is_zero() -> None:
     (gz,) = gradients(x * x, [z], create_graph=True)
     assert isinstance(gz, Value)
     assert gz.data == 0.0
+
+
+def test_create_graph_ignores_a_singular_node_off_the_inputs_path() -> None:
+    # w.sqrt() at w = 0 has an infinite local derivative, but x does not flow through it: f'' = 2.
+    w = Value(0.0)
+    assert grad(grad(lambda x: x * w.sqrt() + x * x))(1.0) == 2.0
+    assert grad(grad(lambda x: x * x + w**0.5))(1.0) == 2.0
+    assert hessian(lambda x, y: x * y * (w * w).sqrt() + x * x * y)(1.0, 3.0) == [[6.0, 2.0], [2.0, 0.0]]
+    (dx,) = gradients(w.sqrt() + 3 * Value(1.0), [w], create_graph=False)
+    assert dx == math.inf
+
+
+def test_create_graph_through_a_singular_node_raises_naming_the_op() -> None:
+    with pytest.raises(ZeroDivisionError, match=r"sqrt\(0.0\).*infinite"):
+        grad(grad(lambda x: x.sqrt()))(0.0)
+    with pytest.raises(ZeroDivisionError, match=r"pow\(0.0\).*infinite"):
+        hessian(lambda x, y: (x * y) ** 0.5)(0.0, 1.0)
+    assert grad(lambda x: x.sqrt())(0.0) == math.inf  # first order is still the infinity
 
 
 def test_gradients_with_create_graph_inside_no_grad_raises() -> None:
