@@ -321,6 +321,9 @@ def test_detect_anomaly_names_the_op_and_the_label() -> None:
     assert "sqrt" in message
     assert "root" in message
     assert x.grad == 0.0 and y.grad == 0.0  # nothing half-written
+    y.backward()  # the same graph again, outside the block: no state left over from the failed pass
+    assert (x.grad, r.grad, y.grad) == (math.inf, 2.0, 1.0)
+    assert gradients(y, [r, x]) == (2.0, math.inf)
 
 
 def test_detect_anomaly_catches_nan_from_inf_times_zero() -> None:
