@@ -3,15 +3,22 @@
 from .backprop import detect_anomaly, gradients, toposort
 from .functional import grad, hessian, value_and_grad
 from .gradcheck import GradcheckError, gradcheck
+from .graph import draw_graph
 from .ops import OPS
+from .steps import BackwardStep, Contribution, backward_steps, explain
 from .value import Constant, Value, is_grad_enabled, no_grad
 
 __all__ = [
     "OPS",
+    "BackwardStep",
     "Constant",
+    "Contribution",
     "GradcheckError",
     "Value",
+    "backward_steps",
     "detect_anomaly",
+    "draw_graph",
+    "explain",
     "grad",
     "gradcheck",
     "gradients",
