@@ -8,6 +8,7 @@ order) and on Values (higher order). This module imports nothing from the packag
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -54,10 +55,42 @@ def _overflow(op: str, *operands: float) -> OverflowError:
     )
 
 
+_MAX = sys.float_info.max
+
+
+def _overflowed(name: str, symbol: str, x: float, y: float, out: float) -> float:
+    # The result is inf or nan: an overflow if both operands were finite, else plain IEEE arithmetic
+    # on an inf or nan the caller passed in.
+    if math.isfinite(x) and math.isfinite(y):
+        raise OverflowError(
+            f"{name}: {x!r} {symbol} {y!r} overflows a float; "
+            "rescale the inputs (e.g. normalize data, lower lr)"
+        )
+    return out
+
+
+# NOTE: Python's float + - * / give inf silently on overflow; the range check (one chained comparison)
+# makes them raise like exp and pow do, instead of letting an inf spread through the graph.
+def _add(x: float, y: float) -> float:
+    out = x + y
+    return out if -_MAX <= out <= _MAX else _overflowed("add", "+", x, y, out)
+
+
+def _sub(x: float, y: float) -> float:
+    out = x - y
+    return out if -_MAX <= out <= _MAX else _overflowed("sub", "-", x, y, out)
+
+
+def _mul(x: float, y: float) -> float:
+    out = x * y
+    return out if -_MAX <= out <= _MAX else _overflowed("mul", "*", x, y, out)
+
+
 def _div(x: float, y: float) -> float:
     if y == 0:
         raise ZeroDivisionError(f"div: division by zero in {x!r} / {y!r}")
-    return x / y
+    out = x / y
+    return out if -_MAX <= out <= _MAX else _overflowed("div", "/", x, y, out)
 
 
 def _pow(x: float, c: float) -> float:
@@ -126,9 +159,9 @@ def _sign(x: Any) -> float:
 OPS: dict[str, Op] = {
     op.name: op
     for op in [
-        Op("add", 2, lambda x, y: x + y, lambda out, x, y: (1.0, 1.0), "+"),
-        Op("sub", 2, lambda x, y: x - y, lambda out, x, y: (1.0, -1.0), "-"),
-        Op("mul", 2, lambda x, y: x * y, lambda out, x, y: (y, x), "*"),
+        Op("add", 2, _add, lambda out, x, y: (1.0, 1.0), "+"),
+        Op("sub", 2, _sub, lambda out, x, y: (1.0, -1.0), "-"),
+        Op("mul", 2, _mul, lambda out, x, y: (y, x), "*"),
         Op("div", 2, _div, lambda out, x, y: (1 / y, -out / y), "/"),  # d(x/y)/dy = -x/y^2
         Op("neg", 1, lambda x: -x, lambda out, x: (-1.0,), "neg"),
         # NOTE: x ** 0 is the constant 1; without the guard its rule computes 0 * 0 ** -1 at x = 0

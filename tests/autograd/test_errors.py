@@ -54,6 +54,10 @@ ERRORS: list[tuple[str, float, Callable[[Value], Any], type[Exception], tuple[st
     ("pow-overflow", 10.0, lambda x: x**400, OverflowError, ("pow", "10.0", "400")),
     ("const-base-overflow", 2000.0, lambda x: 2**x, OverflowError, ("exp",)),
     ("value-pow-overflow", 10.0, lambda x: x ** Value(400.0), OverflowError, ("exp",)),
+    ("mul-overflow", 1e308, lambda x: x * 10, OverflowError, ("mul", "1e+308", "10.0")),
+    ("add-overflow", 1e308, lambda x: x + 1e308, OverflowError, ("add", "1e+308")),
+    ("sub-overflow", -1e308, lambda x: x - 1e308, OverflowError, ("sub", "-1e+308")),
+    ("div-overflow", 1.0, lambda x: x / 1e-320, OverflowError, ("div", "1.0", "1e-320")),
     ("sin-inf", math.inf, lambda x: x.sin(), ValueError, ("sin", "inf")),
     ("cos-inf", -math.inf, lambda x: x.cos(), ValueError, ("cos", "inf")),
 ]
@@ -181,3 +185,10 @@ def test_an_error_inside_f_leaves_grad_usable() -> None:
         grad(grad(lambda x: 1 / (x - 1)))(1.0)
     assert grad(grad(lambda x: x**3))(1.0) == 6.0
     assert grad(lambda x: x * grad(lambda y: x + y)(1.0))(2.0) == 1.0
+
+
+def test_arithmetic_on_an_inf_the_caller_passed_is_not_an_overflow() -> None:
+    # inf in, inf (or nan) out: IEEE arithmetic, as PyTorch does; only finite -> inf is an overflow.
+    inf = float("inf")
+    assert (Value(inf) * 2).data == inf
+    assert math.isnan((Value(inf) - inf).data)
