@@ -131,7 +131,8 @@ def explain(root: Value, *, precision: int = 4) -> Explanation:
     ]
     # How many contributions each node still expects, to say "so far" until the last one lands.
     expected = Counter(c.parent for s in steps for c in s.contributions)
-    received: dict[Value, list[float]] = {}
+    received: dict[Value, list[float]] = {}  # the contributions so far
+    total: dict[Value, float] = {}  # their running sum, added left to right as the engine does
     for s in steps:
         n = names[s.node]
         lines += ["", f"Step {s.index}: {n} = {_expression(s.node, names, precision)} = {num(s.node.data)}, "
@@ -144,20 +145,18 @@ def explain(root: Value, *, precision: int = 4) -> Explanation:
                 continue
             got = received.setdefault(c.parent, [])
             got.append(c.amount)
-            total = sum(got)  # left to right, as the engine adds: the same float
+            total[c.parent] = total.get(c.parent, 0.0) + c.amount
             so_far = "so far " if len(got) < expected[c.parent] else "= "
             lines.append(f"{head}; {num(c.local)} × {num(s.upstream)} = {num(c.amount)} -> grad of {p} "
-                         f"{so_far}{num(total)}")
+                         f"{so_far}{num(total[c.parent])}")
     if not root.parents:
         return Explanation("\n".join([*lines, "", f"{r} is a leaf: there is no step."]))
     leaves = [v for v in order if not v.parents and type(v) is not Constant]
     lines += ["", "Grads of the leaves:" if leaves else "No leaf gets a grad: every leaf is a constant."]
     for v in leaves:
         got = received.get(v, [])
-        total = sum(got)
+        line = f"  {names[v]} = {num(total.get(v, 0.0))}"
         if len(got) > 1:
-            parts = " + ".join(num(a) for a in got[:8]) + (" + …" if len(got) > 8 else "")
-            lines.append(f"  {names[v]} = {num(total)}  (= {parts})")
-        else:
-            lines.append(f"  {names[v]} = {num(total)}")
+            line += "  (= " + " + ".join(num(a) for a in got[:8]) + (" + …)" if len(got) > 8 else ")")
+        lines.append(line)
     return Explanation("\n".join(lines))
