@@ -83,7 +83,7 @@ def test_fault_raises_the_matching_exception_naming_op_and_operands(
 def test_the_graph_built_so_far_is_left_intact(
     x0: float, build: Callable[[Value], Any], error: type[Exception], words: tuple[str, ...]
 ) -> None:
-    x = Value(2.0, label="x")
+    x = Value(1.0, label="x")
     h = (x * x0) * 1  # h.data == x0; d h / dx = x0
     h.label = "h"
     before = [(n, n.data, n.op, n.parents, n.local_grads) for n in toposort(h)]
