@@ -515,7 +515,7 @@ def planted_rule(name: str, local: Callable[..., tuple[Any, ...]]) -> Iterator[O
 #: ci: derandomized and without deadlines (2 busy cores), sized so the whole suite takes a few minutes;
 #: dev: Hypothesis' defaults without deadlines; thorough: at least 100,000 examples per test, by hand.
 PROFILES: dict[str, dict[str, Any]] = {
-    "ci": dict(max_examples=40, derandomize=True, deadline=None, database=None, print_blob=True,
+    "ci": dict(max_examples=100, derandomize=True, deadline=None, database=None, print_blob=True,
                suppress_health_check=[HealthCheck.too_slow]),
     "dev": dict(max_examples=100, deadline=None),
     "thorough": dict(max_examples=100_000, deadline=None,
