@@ -176,6 +176,8 @@ class Neuron(Module):
     'w.1'
     """
 
+    _init_only = ("seed", "init", "fan_out")
+
     def __init__(
         self,
         nin: int,

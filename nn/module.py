@@ -49,6 +49,9 @@ class Module:
     # running statistics): saved by state_dict(), never given to an optimizer.
     _buffers: ClassVar[tuple[str, ...]] = ()
     training: bool = True  # class default, so a subclass need not call super().__init__()
+    # config() entries that only steer initialization: a file may differ from a model in them and still
+    # load into it (nn.load(path, model)), since the weights are overwritten anyway.
+    _init_only: ClassVar[tuple[str, ...]] = ("seed", "init")
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -86,12 +89,18 @@ class Module:
 
         The names agree with the parameters' ``.label`` as set when the tree was built.
         """
-        seen: set[int] = set()
-        for prefix, module in self.named_modules():
-            for name, member in module._members():
-                if isinstance(member, Value) and id(member) not in seen:
-                    seen.add(id(member))
-                    yield (f"{prefix}.{name}" if prefix else name), member
+        # Depth first in attribute order, so a module's parameters come where the module was set.
+        seen: set[int] = {id(self)}
+        stack: list[tuple[str, Value | Module]] = list(reversed(list(self._members())))
+        while stack:
+            name, member = stack.pop()
+            if id(member) in seen:
+                continue
+            seen.add(id(member))
+            if isinstance(member, Module):
+                stack.extend(reversed([(f"{name}.{n}", m) for n, m in member._members()]))
+            else:
+                yield name, member
 
     def parameters(self) -> list[Value]:
         """Every parameter, in the order of ``named_parameters()`` (the order optimizers key state by)."""
@@ -191,6 +200,10 @@ class Module:
                 raise TypeError(f"state[{name!r}] must be a number, got {type(value).__name__}")
             if not math.isfinite(value):
                 raise ValueError(f"state[{name!r}] is {value!r}; a model's values must be finite")
+        for name, (module, attr, _) in buffers.items():
+            count = state[name]
+            if isinstance(getattr(module, attr), int) and (count != int(count) or count < 0):
+                raise ValueError(f"state[{name!r}] is {state[name]!r}; it counts, so it must be an int >= 0")
         for name, p in params.items():
             p.data = float(state[name])
         for name, (module, attr, i) in buffers.items():
@@ -292,7 +305,7 @@ def load(path: str | os.PathLike[str], model: Module | None = None) -> Module:
         raise ModelFileError(f"{target} needs \"config\" and \"state\" objects")
     cls = _SAVABLE[name]
     if model is not None:
-        if type(model) is not cls or model.config() != config:
+        if type(model) is not cls or _shape(cls, model.config()) != _shape(cls, config):
             raise ModelFileError(
                 f"{target} holds {name}({_show(config)}), which does not match the model given, "
                 f"{type(model).__name__}({_show(_config_or_none(model))}); "
@@ -309,6 +322,11 @@ def load(path: str | os.PathLike[str], model: Module | None = None) -> Module:
     except (TypeError, ValueError) as e:
         raise ModelFileError(f"{target}: {e}") from None
     return target_model
+
+
+def _shape(cls: type[Module], config: dict[str, Any]) -> dict[str, Any]:
+    """The config without the entries that only steer initialization (seed, init scheme)."""
+    return {k: v for k, v in config.items() if k not in cls._init_only}
 
 
 def _reject_constant(token: str) -> float:
