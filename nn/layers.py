@@ -7,6 +7,7 @@ either (see ``MLP.__call__``).
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 import random
@@ -119,6 +120,11 @@ def _check_sample(x: object, nin: int, who: str) -> None:
         raise TypeError(
             f"{who} takes a sample: a list of {nin} numbers or Values, got {type(x).__name__}"
         )
+    if x and isinstance(x[0], (list, tuple)):
+        raise TypeError(
+            f"{who} takes one sample (a flat list of {nin} numbers or Values), got a list of lists; "
+            "for a batch call it per sample: [f(x) for x in batch]"
+        )
     if len(x) != nin:
         raise ValueError(f"{who} expects {nin} input features, got {len(x)}")
     for i, xi in enumerate(x):
@@ -153,7 +159,8 @@ def _activation_fn(activation: str, negative_slope: float) -> Callable[[Value], 
     if activation == "sigmoid":
         return Value.sigmoid
     if activation == "leaky_relu":
-        return lambda v: v.leaky_relu(negative_slope)
+        # a partial, not a lambda, so models pickle and deepcopy
+        return functools.partial(Value.leaky_relu, negative_slope=negative_slope)
     return None  # linear: no node at all
 
 

@@ -1,7 +1,9 @@
 """Tests for nn.layers: a neuron by hand, shapes (a Layer always returns a list), seeded init, residual and
 batch-normalized MLPs against an equivalent torch model in float64, and bad input."""
 
+import copy
 import math
+import pickle
 import random
 
 import pytest
@@ -423,6 +425,20 @@ def test_bad_samples_are_rejected_before_any_computation(module):
         module([math.nan, 1.0])
     with pytest.raises(TypeError, match="takes a sample"):
         module(1.0)
+
+
+def test_layer_and_neuron_say_they_take_one_sample():
+    for module in (Neuron(2, seed=0), Layer(2, 2, seed=0)):
+        with pytest.raises(TypeError, match="takes one sample"):
+            module([[1.0, 2.0], [3.0, 4.0]])
+
+
+def test_models_pickle_and_deepcopy():
+    model = MLP(2, [3, 3, 1], activation="leaky_relu", negative_slope=0.2, residual=True, seed=0)
+    for clone in (pickle.loads(pickle.dumps(model)), copy.deepcopy(model)):
+        assert clone([1.0, -2.0]).data == model([1.0, -2.0]).data
+        assert clone.parameters()[0] is not model.parameters()[0]
+        assert [p.label for p in clone.parameters()] == [p.label for p in model.parameters()]
 
 
 def test_bad_batch_rows_are_rejected():
