@@ -147,6 +147,18 @@ def _as_value(x: Scalar) -> Value:
     return x if isinstance(x, Value) else Constant(float(x))
 
 
+def _sizes(config: dict[str, Any], *keys: str) -> list[int] | None:
+    """The config's sizes under ``keys`` (ints or lists of ints), flattened; None if any is not an int."""
+    out: list[int] = []
+    for key in keys:
+        value = config.get(key)
+        for n in value if isinstance(value, list) else [value]:
+            if isinstance(n, bool) or not isinstance(n, int):
+                return None
+            out.append(n)
+    return out
+
+
 def _is_batch(x: object) -> bool:
     return isinstance(x, (list, tuple)) and len(x) > 0 and isinstance(x[0], (list, tuple))
 
@@ -225,6 +237,11 @@ class Neuron(Module):
         f = self._act
         return act if f is None else f(act)
 
+    @staticmethod
+    def _state_size(config: dict[str, Any]) -> int | None:
+        sizes = _sizes(config, "nin")
+        return None if sizes is None else sizes[0] + 1
+
     def config(self) -> dict[str, Any]:
         return {"nin": self.nin, "activation": self.activation, "init": self.init, "seed": self._seed,
                 "fan_out": self.fan_out, "negative_slope": self.negative_slope}
@@ -271,6 +288,11 @@ class Layer(Module):
 
     def _forward(self, x: Sample) -> list[Value]:
         return [n._forward(x) for n in self.neurons]
+
+    @staticmethod
+    def _state_size(config: dict[str, Any]) -> int | None:
+        sizes = _sizes(config, "nin", "nout")
+        return None if sizes is None else (sizes[0] + 1) * sizes[1]
 
     def config(self) -> dict[str, Any]:
         return {"nin": self.nin, "nout": self.nout, "activation": self.activation, "init": self.init,
@@ -390,6 +412,15 @@ class BatchNorm1d(Module):
                 "sample is 0); pass a larger batch or call .eval() to use the running statistics"
             )
         return len(batch)
+
+    @staticmethod
+    def _state_size(config: dict[str, Any]) -> int | None:
+        sizes = _sizes(config, "num_features")
+        if sizes is None:
+            return None
+        k = sizes[0]
+        # weight and bias (when affine), running mean and variance, num_batches_tracked
+        return (4 * k if config.get("affine", True) else 2 * k) + 1
 
     def config(self) -> dict[str, Any]:
         return {"num_features": self.num_features, "eps": self.eps, "momentum": self.momentum,
@@ -513,6 +544,16 @@ class MLP(Module):
                 outs = self.norms[i](outs)  # type: ignore[assignment]
             hs = [[a + b for a, b in zip(h, out)] for h, out in zip(hs, outs)] if skip else outs
         return [h[0] if len(h) == 1 else h for h in hs]
+
+    @staticmethod
+    def _state_size(config: dict[str, Any]) -> int | None:
+        sizes = _sizes(config, "nin", "nouts")
+        if sizes is None:
+            return None
+        total = sum((a + 1) * b for a, b in zip(sizes, sizes[1:]))
+        if config.get("batchnorm") is True:
+            total += sum(4 * k + 1 for k in sizes[1:-1])
+        return total
 
     def config(self) -> dict[str, Any]:
         return {"nin": self.nin, "nouts": list(self.nouts), "activation": self.activation,

@@ -213,6 +213,15 @@ class Module:
             else:
                 current[i] = float(state[name])
 
+    @staticmethod
+    def _state_size(config: dict[str, Any]) -> int | None:
+        """How many entries ``state_dict()`` has for a module built from ``config``; None if unknown.
+
+        Lets ``nn.load`` refuse an oversized config before building anything; return None when the
+        config's types are wrong (the constructor then says what is wrong).
+        """
+        return None
+
     def config(self) -> dict[str, Any]:
         """The constructor arguments that rebuild this module's shape (JSON types only), for ``nn.save``."""
         raise NotImplementedError(
@@ -313,6 +322,14 @@ def load(path: str | os.PathLike[str], model: Module | None = None) -> Module:
             )
         target_model = model
     else:
+        # NOTE: check the size the config implies before building: a few bytes of config such as
+        # {"nin": 10**9} would otherwise allocate a billion Values before any key check.
+        expected = cls._state_size(config)
+        if expected is not None and expected != len(state):
+            raise ModelFileError(
+                f"{target}: its config describes a {name} with {expected} state values but the file "
+                f"holds {len(state)}; the file is damaged or was edited"
+            )
         try:
             target_model = cls(**config)
         except (TypeError, ValueError) as e:

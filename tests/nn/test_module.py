@@ -250,6 +250,23 @@ def test_bad_config_when_building_raises_a_model_file_error(tmp_path):
         load(path)
 
 
+@pytest.mark.parametrize(
+    "make",
+    [lambda: MLP(2, [3, 3, 1], batchnorm=True, seed=0), lambda: Layer(2, 3, seed=0),
+     lambda: Neuron(2, seed=0), lambda: BatchNorm1d(3), lambda: BatchNorm1d(3, affine=False)],
+)
+def test_state_size_matches_every_savable_class(make):
+    model = make()
+    assert type(model)._state_size(model.config()) == len(model.state_dict())
+
+
+@pytest.mark.parametrize("config", [{"nin": 10**9}, {"nouts": [10**6] * 3}, {"batchnorm": True}])
+def test_an_oversized_config_is_refused_before_building(tmp_path, config):
+    path = _corrupt(tmp_path, MLP(2, [3, 1], seed=0), _edit_payload(lambda p: p["config"].update(config)))
+    with pytest.raises(ModelFileError, match="state values but the file holds 13"):
+        load(path)
+
+
 def test_loading_into_another_class_is_refused(tmp_path):
     save(Neuron(2, seed=0), tmp_path / "n.json")
     layer = Layer(2, 1, seed=0)
