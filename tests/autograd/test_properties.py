@@ -168,6 +168,34 @@ def test_the_module_docstring_example_runs() -> None:
     namespace["test_gradients_match_finite_differences"]()
 
 
+def test_assert_gradients_close_checks_second_order() -> None:
+    f = lambda x, y: x.sin() * y
+    testing.assert_gradients_close(f, 0.5, 2.0)
+    rule = OPS["sin"].local
+    with planted_rule("sin", lambda *a: tuple(float(d) for d in rule(*a))):  # right only to order 1
+        with pytest.raises(AssertionError, match="order 2"):
+            testing.assert_gradients_close(f, 0.5, 2.0)
+
+
+def test_load_profile_follows_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    try:
+        monkeypatch.delenv("HYPOTHESIS_PROFILE", raising=False)
+        monkeypatch.delenv("CI", raising=False)
+        assert testing.load_profile() == "dev"
+        monkeypatch.setenv("CI", "true")
+        assert testing.load_profile() == "ci"
+        assert settings.default.derandomize and settings.default.deadline is None
+        monkeypatch.setenv("HYPOTHESIS_PROFILE", "thorough")
+        assert testing.load_profile() == "thorough"
+        assert settings.default.max_examples >= 100_000
+        assert testing.load_profile("dev") == "dev"
+        with pytest.raises(ValueError, match="unknown Hypothesis profile 'nightly'"):
+            testing.load_profile("nightly")
+    finally:
+        monkeypatch.undo()
+        testing.load_profile()  # back to what conftest.py chose
+
+
 def test_random_graph_rejects_a_node_that_uses_a_later_slot() -> None:
     with pytest.raises(ValueError, match="not computed before it"):
         RandomGraph(1, [testing.Node("exp", (1,))])
