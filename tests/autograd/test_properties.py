@@ -184,10 +184,10 @@ def test_load_profile_follows_the_environment(monkeypatch: pytest.MonkeyPatch) -
         assert testing.load_profile() == "dev"
         monkeypatch.setenv("CI", "true")
         assert testing.load_profile() == "ci"
-        assert settings.default.derandomize and settings.default.deadline is None
+        assert settings().derandomize and settings().deadline is None
         monkeypatch.setenv("HYPOTHESIS_PROFILE", "thorough")
         assert testing.load_profile() == "thorough"
-        assert settings.default.max_examples >= 100_000
+        assert settings().max_examples >= 100_000
         assert testing.load_profile("dev") == "dev"
         with pytest.raises(ValueError, match="unknown Hypothesis profile 'nightly'"):
             testing.load_profile("nightly")
