@@ -151,7 +151,7 @@ def parse(text: str) -> Expression:
 
     >>> parse("tanh(w1*x1 + w2*x2 + b)").names
     ('w1', 'x1', 'w2', 'x2', 'b')
-    >>> parse("x.real")
+    >>> parse("x.real")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
       ...
     nn.expr.ExpressionError: attribute access is not allowed ...
