@@ -1,6 +1,8 @@
 """chainrule's autograd: a scalar reverse-mode autograd engine (the public API, nothing else)."""
 
 from .backprop import detect_anomaly, gradients, toposort
+# NOTE: the function autograd.compile hides the module autograd/compile.py of the same name.
+from .compile import CompiledFunction, GuardError, compile
 from .functional import grad, hessian, value_and_grad
 from .gradcheck import GradcheckError, gradcheck
 from .graph import draw_graph
@@ -12,10 +14,13 @@ __all__ = [
     "OPS",
     "BackwardStep",
     "Constant",
+    "CompiledFunction",
     "Contribution",
     "GradcheckError",
+    "GuardError",
     "Value",
     "backward_steps",
+    "compile",
     "detect_anomaly",
     "draw_graph",
     "explain",

@@ -145,21 +145,36 @@ class Value:
         return _unary(_COS, self)
 
     # -- comparisons read .data; == and hash stay identity, so Values can be dict keys ----------------
+    # (while autograd.compile traces a function, each comparison and float() is recorded as a guard)
     def __lt__(self, other: Operand) -> bool:
-        return self.data < _data(other)
+        result = self.data < _data(other)
+        if _tracer is not None:
+            _tracer.compared("<", self, other, result)
+        return result
 
     def __le__(self, other: Operand) -> bool:
-        return self.data <= _data(other)
+        result = self.data <= _data(other)
+        if _tracer is not None:
+            _tracer.compared("<=", self, other, result)
+        return result
 
     def __gt__(self, other: Operand) -> bool:
-        return self.data > _data(other)
+        result = self.data > _data(other)
+        if _tracer is not None:
+            _tracer.compared(">", self, other, result)
+        return result
 
     def __ge__(self, other: Operand) -> bool:
-        return self.data >= _data(other)
+        result = self.data >= _data(other)
+        if _tracer is not None:
+            _tracer.compared(">=", self, other, result)
+        return result
 
     __hash__ = object.__hash__
 
     def __float__(self) -> float:
+        if _tracer is not None:
+            _tracer.read(self)
         return self.data
 
     def __repr__(self) -> str:
@@ -200,6 +215,9 @@ ops_log = OPS["log"].forward
 
 _new = object.__new__
 _grad_enabled = True
+# The recorder of autograd.compile while it traces a function (see compile.py), else None: the
+# comparisons and __float__ report to it, so data-dependent control flow becomes a guard.
+_tracer: Any = None
 
 
 def _node(data: float, op: str, parents: tuple[Value, ...], local: tuple[Any, ...],

@@ -1,0 +1,689 @@
+"""``autograd.compile``: trace a scalar function once, then replay it as a flat program, on floats or batches.
+
+NOTE: ``autograd.compile`` is the function defined here, which hides this module of the same name in the
+package namespace (and, inside the package, the builtin ``compile``). Import names from the package:
+``from autograd import compile, CompiledFunction, GuardError``.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import numbers
+import warnings
+from collections.abc import Callable, Hashable, Sequence
+from typing import Any
+
+from . import backprop
+from .compiled_program import COMPARISONS, Program, Spec, _operand, trace
+from .compiled_python import GuardFailed, Replay, ReplayError, Result, generate, interpret
+from .value import Value
+
+try:
+    import numpy as np
+except ImportError:  # pragma: no cover - depends on the environment
+    np = None  # type: ignore[assignment]
+
+# A compiled function keeps at most this many traces (one per distinct branch, argument shape and static
+# value); past it, calls run eagerly with a warning instead of filling memory.
+MAX_TRACES = 64
+
+
+class GuardError(RuntimeError):
+    """A strict compiled function was called with inputs that take another branch than its trace."""
+
+
+def compile(  # noqa: A001 - the issue names it compile; it shadows the builtin inside autograd only
+    f: Callable[..., Any], *, strict: bool = False, static_argnums: int | Sequence[int] = ()
+) -> CompiledFunction:
+    """Trace ``f`` on its first call and replay the recorded program on later calls.
+
+    ``f`` takes numbers, or (nested) lists of numbers, and returns a Value (or a number, or a list of
+    them). The first call runs ``f`` on fresh leaves and records every op as one line of a flat program
+    (``print(cf.program)``); later calls replay that program on floats, creating no Value, with values
+    and gradients bit-identical to eager evaluation. Values that ``f`` reads from outside (a model's
+    parameters) are *captured*: every replay reads their current ``.data``, and ``backward`` adds to their
+    ``.grad``. The ``*_batch`` methods replay one trace over a whole batch with NumPy.
+
+    >>> from autograd import Value
+    >>> w = Value(0.5, label="w")
+    >>> loss = compile(lambda x, y: (w * x - y) ** 2)
+    >>> loss(2.0, 3.0)                     # traced: 4 ops
+    4.0
+    >>> loss.value_and_grad(1.0, 1.0)     # replayed: ∂/∂x, ∂/∂y
+    (0.25, (-0.5, 1.0))
+    >>> loss.backward(1.0, 1.0)           # adds ∂loss/∂w to w.grad, as loss(...).backward() would
+    0.25
+    >>> w.grad
+    -1.0
+
+    Guards. Python control flow that reads a value (a comparison such as ``x > 0``, or ``float(x)``) is
+    recorded while tracing, as a *guard*. A replay re-checks every guard first; inputs that would take
+    another branch are traced again (a second program, kept beside the first), or, with ``strict=True``,
+    raise ``GuardError``:
+
+    >>> f = compile(lambda x: x * 2 if x > 0 else -x, strict=True)
+    >>> f(3.0), f(5.0)                    # one trace, with the guard x > 0 is True
+    (6.0, 10.0)
+    >>> f(-1.0)
+    Traceback (most recent call last):
+    ...
+    autograd.compile.GuardError: compiled <lambda>: guard `x > 0` was True when traced ...
+
+    The branches inside relu, abs and leaky_relu are not guards: the op's own forward takes them on
+    every replay. ``float(v)`` bakes the number into the program, so a new value re-traces.
+
+    NOTE: reading ``.data`` directly is invisible to the tracer: the number read is baked into the
+    program as a constant. That is right when the result does not depend on it (the max subtracted in a
+    log-sum-exp), and wrong otherwise; compare the Value itself (``x > 0``) to get a guard.
+
+    ``static_argnums`` names arguments passed to ``f`` as they are (an int class label, a flag): each
+    distinct value gets its own trace. Calling a compiled function with Values runs ``f`` eagerly, so it
+    composes with ``grad``, ``backward`` and an enclosing ``compile``.
+    """
+    if not callable(f):
+        raise TypeError(f"compile needs a callable, got {type(f).__name__}")
+    if not isinstance(strict, bool):
+        raise TypeError(f"compile: strict must be True or False, got {strict!r}")
+    return CompiledFunction(f, strict=strict, static_argnums=static_argnums)
+
+
+class _Trace:
+    """One traced program and the ways to replay it, each built on first use."""
+
+    def __init__(self, program: Program) -> None:
+        self.program = program
+        self._replays: dict[bool, Replay] = {}
+        self._plan: Any = None
+
+    def replay(self, flat: Sequence[float], with_grad: bool, checked: bool) -> Result:
+        p = self.program
+        if checked:
+            return interpret(p, flat, p.captured, with_grad, checked=True)
+        run = self._replays.get(with_grad)
+        if run is None:
+            run = self._replays[with_grad] = generate(p, with_grad)
+        try:
+            return run(flat, p.captured)
+        except (ArithmeticError, ValueError):
+            # a singular local derivative (eager substitutes singular_local) or an op's forward that
+            # raised: the interpreter does exactly what eager does, or raises ReplayError
+            return interpret(p, flat, p.captured, with_grad, checked=False)
+
+    @property
+    def plan(self) -> Any:
+        if self._plan is None:
+            from .compiled_numpy import Plan
+
+            self._plan = Plan(self.program)
+        return self._plan
+
+
+class CompiledFunction:
+    """What ``compile(f)`` returns. Call it like ``f``; see ``compile`` for the rules.
+
+    Scalar methods (bit-identical to eager):
+      ``cf(*args)`` → the output as floats; ``cf.value_and_grad(*args)`` → ``(value, grads)``, grads
+      shaped like the arguments (None for a static one); ``cf.backward(*args)`` → the value, adding
+      ∂f/∂leaf to each captured leaf's ``.grad``.
+    Batched methods (each argument holds one entry per sample; NumPy if installed, else a loop):
+      ``cf.batch(*args)`` → outputs per sample; ``cf.value_and_grad_batch(*args)`` → (values, grads)
+      per sample; ``cf.backward_batch(*args, reduction="mean")`` → the mean (or sum) of the outputs,
+      adding the mean (or sum) of the per-sample grads to each captured leaf's ``.grad``.
+    Introspection: ``cf.program`` (the last program used; ``print`` it), ``cf.programs`` (all),
+    ``cf.graph`` (the traced output Value, for ``draw_graph``), ``cf.n_traces``.
+    """
+
+    def __init__(self, f: Callable[..., Any], *, strict: bool = False,
+                 static_argnums: int | Sequence[int] = ()) -> None:
+        self.f = f
+        self.strict = strict
+        nums = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
+        for i in nums:
+            if isinstance(i, bool) or not isinstance(i, int) or i < 0:
+                raise TypeError(f"compile: static_argnums must be non-negative ints, got {static_argnums!r}")
+        self.static_argnums = frozenset(nums)
+        self.name: str = getattr(f, "__name__", type(f).__name__)
+        functools.update_wrapper(self, f, updated=())
+        self._cache: dict[Hashable, list[_Trace]] = {}
+        self._last: _Trace | None = None
+        self.n_traces = 0  # traces made so far, including ones past MAX_TRACES that were not kept
+        self._warned = False
+        try:
+            self._signature: inspect.Signature | None = inspect.signature(f)
+        except (TypeError, ValueError):
+            self._signature = None
+
+    def __repr__(self) -> str:
+        return f"<compiled {self.name}: {self.n_traces} trace(s)>"
+
+    # -- introspection ------------------------------------------------------------------------------------
+    @property
+    def program(self) -> Program:
+        """The program the last call replayed; ``print(cf.program)`` shows it as text."""
+        if self._last is None:
+            raise RuntimeError(f"compiled {self.name} has not been traced yet: call it once first")
+        return self._last.program
+
+    @property
+    def programs(self) -> list[Program]:
+        return [t.program for traces in self._cache.values() for t in traces]
+
+    @property
+    def graph(self) -> Any:
+        """The traced output (a Value, or a list of them) of ``cf.program``: ``draw_graph(cf.graph)``."""
+        return self.program.graph
+
+    # -- scalar calls -------------------------------------------------------------------------------------
+    def __call__(self, *args: Any) -> Any:
+        parsed = self._parse(args, "call")
+        if parsed is None:
+            return self.f(*args)  # Values: run eagerly, so the result can be differentiated further
+        flat, key = parsed
+        (outputs, _, _), t = self._evaluate(flat, key, args, with_grad=False)
+        return _unflatten(t.program.output_spec, outputs)
+
+    def value_and_grad(self, *args: Any) -> tuple[float, tuple[Any, ...]]:
+        """``(f(*args), grads)`` where grads has one entry per argument, shaped like it (None if static)."""
+        flat, key = self._parse_numbers(args, "value_and_grad")
+        (outputs, grads, _), t = self._evaluate(flat, key, args, with_grad=True)
+        assert grads is not None
+        return outputs[0], self._structure_grads(args, grads)
+
+    def backward(self, *args: Any) -> float:
+        """``f(*args)``, adding ∂f/∂leaf to ``.grad`` of every captured leaf (as ``.backward()`` does)."""
+        flat, key = self._parse_numbers(args, "backward")
+        (outputs, _, grads), t = self._evaluate(flat, key, args, with_grad=True)
+        assert grads is not None
+        for leaf, g in zip(t.program.captured, grads):
+            leaf.grad += g
+        return outputs[0]
+
+    # -- batched calls ------------------------------------------------------------------------------------
+    def batch(self, *args: Any) -> list[Any]:
+        """The output for each sample: argument i holds one entry per sample (a list, or an array)."""
+        out = self._batch(args, "batch", seed=None, input_grads=False)
+        return [_unflatten(spec, values) for spec, values in zip(out.specs(), out.values())]
+
+    def value_and_grad_batch(self, *args: Any) -> tuple[list[float], list[tuple[Any, ...]]]:
+        """Per sample: the value and the grads w.r.t. that sample's arguments (as ``value_and_grad``)."""
+        out = self._batch(args, "value_and_grad_batch", seed=1.0, input_grads=True)
+        samples = _samples(args, out.n)
+        grads = [self._structure_grads(sample, g) for sample, g in zip(samples, out.grads())]
+        return [v[0] for v in out.values()], grads
+
+    def backward_batch(self, *args: Any, reduction: str = "mean") -> float:
+        """The mean (or sum) of f over the batch; adds the mean (or sum) of ∂f/∂leaf to each captured leaf.
+
+        For a per-sample loss ``f`` this is ``(sum(f(*sample) for sample in batch) / B).backward()`` in
+        eager mode: a mini-batch training step in one call. Without arguments, one sample.
+        """
+        if reduction not in ("mean", "sum"):
+            raise ValueError(f"backward_batch: reduction must be 'mean' or 'sum', got {reduction!r}")
+        n = _batch_size(args, "backward_batch")
+        out = self._batch(args, "backward_batch", seed=1.0 / n if reduction == "mean" else 1.0,
+                          input_grads=False)
+        out.add_captured_grads()
+        total = out.total()
+        return total / n if reduction == "mean" else total
+
+    # -- argument handling --------------------------------------------------------------------------------
+    def _parse(self, args: tuple[Any, ...], who: str) -> tuple[list[float], Hashable] | None:
+        """The flat numbers and the cache key (argument shapes and static values); None if any Value."""
+        flat: list[float] = []
+        specs: list[Any] = []
+        for i, x in enumerate(args):
+            if i in self.static_argnums:
+                try:
+                    hash(x)
+                except TypeError:
+                    raise TypeError(
+                        f"compiled {self.name}: static argument {i} must be hashable (it keys the "
+                        f"trace cache), got {type(x).__name__}; pass a tuple instead of a list"
+                    ) from None
+                specs.append(("static", x))
+                continue
+            spec = _flatten(x, flat, self._arg_name(i))
+            if spec is _HAS_VALUE:
+                return None
+            specs.append(spec)
+        return flat, tuple(specs)
+
+    def _parse_numbers(self, args: tuple[Any, ...], who: str) -> tuple[list[float], Hashable]:
+        parsed = self._parse(args, who)
+        if parsed is None:
+            raise TypeError(
+                f"compiled {self.name}.{who} takes numbers, not Values; pass v.data, or call the "
+                "compiled function itself to run f eagerly on Values"
+            )
+        return parsed
+
+    def _arg_name(self, i: int) -> str:
+        if self._signature is not None:
+            params = [p for p in self._signature.parameters.values()
+                      if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+            if i < len(params):
+                return params[i].name
+            var = [p for p in self._signature.parameters.values() if p.kind == p.VAR_POSITIONAL]
+            if var:
+                return f"{var[0].name}[{i - len(params)}]"
+        return f"arg{i}"
+
+    def _check_arity(self, args: tuple[Any, ...]) -> None:
+        if self._signature is None:
+            return
+        try:
+            self._signature.bind(*args)
+        except TypeError as error:
+            raise TypeError(f"compiled {self.name}: {error}") from None
+
+    def _structure_grads(self, args: Sequence[Any], grads: Sequence[float]) -> tuple[Any, ...]:
+        out: list[Any] = []
+        position = 0
+        for i, x in enumerate(args):
+            if i in self.static_argnums:
+                out.append(None)
+                continue
+            spec = _spec_of(x)
+            size = _size(spec)
+            out.append(_unflatten(spec, list(grads[position:position + size])))
+            position += size
+        return tuple(out)
+
+    # -- evaluation ---------------------------------------------------------------------------------------
+    def _evaluate(self, flat: list[float], key: Hashable, args: tuple[Any, ...],
+                  with_grad: bool) -> tuple[Result, _Trace]:
+        """Replay the first cached trace whose guards hold, else trace ``f`` again (or raise if strict)."""
+        checked = with_grad and backprop._anomaly_mode
+        traces = self._cache.get(key)
+        failure: tuple[_Trace, int | None] | None = None
+        if traces:
+            for i, t in enumerate(traces):
+                if with_grad:
+                    self._check_scalar(t.program, "value_and_grad")
+                try:
+                    result = t.replay(flat, with_grad, checked)
+                except GuardFailed as e:
+                    failure = failure or (t, e.index)
+                    continue
+                except ReplayError:
+                    failure = failure or (t, None)
+                    continue
+                if i:
+                    traces.insert(0, traces.pop(i))  # most recently used first
+                self._last = t
+                return result, t
+        t = self._trace(flat, key, args)
+        if failure is not None and self.strict:
+            raise GuardError(self._guard_message(failure, t))
+        if with_grad:
+            self._check_scalar(t.program, "value_and_grad")
+        self._last = t
+        try:
+            return t.replay(flat, with_grad, checked), t
+        except (GuardFailed, ReplayError):
+            raise RuntimeError(
+                f"compiled {self.name}: replaying a fresh trace on the inputs it was traced with failed; "
+                "f must be deterministic (no random numbers, no state changed between calls)"
+            ) from None
+
+    def _trace(self, flat: list[float], key: Hashable, args: tuple[Any, ...]) -> _Trace:
+        self._check_arity(args)
+        names = _flat_names(args, self.static_argnums, self._arg_name)
+
+        def call_args(leaves: list[Value]) -> list[Any]:
+            out: list[Any] = []
+            position = 0
+            for i, x in enumerate(args):
+                if i in self.static_argnums:
+                    out.append(x)
+                    continue
+                spec = _spec_of(x)
+                size = _size(spec)
+                out.append(_unflatten(spec, leaves[position:position + size]))
+                position += size
+            return out
+
+        program = trace(self.f, call_args, flat, names, self.name)
+        t = _Trace(program)
+        self.n_traces += 1
+        traces = self._cache.setdefault(key, [])
+        kept = sum(len(ts) for ts in self._cache.values())
+        if self.strict and traces:
+            return t  # strict: the first trace per key is the only one ever kept
+        if kept >= MAX_TRACES:
+            if not self._warned:
+                self._warned = True
+                warnings.warn(
+                    f"compiled {self.name} has been traced {MAX_TRACES} times; its branches or static "
+                    "arguments change with the inputs (float(v) or a comparison on every call?). Further "
+                    "new cases run eagerly. Pass strict=True to see which guard fails.",
+                    RuntimeWarning,
+                    stacklevel=4,
+                )
+            return t
+        traces.insert(0, t)
+        return t
+
+    def _check_scalar(self, p: Program, who: str) -> None:
+        if len(p.outputs) != 1:
+            raise TypeError(
+                f"compiled {self.name}: gradients need f to return one scalar; it returned "
+                f"{len(p.outputs)} values"
+            )
+
+    def _guard_message(self, failure: tuple[_Trace, int | None], new: _Trace) -> str:
+        t, index = failure
+        p = t.program
+        if index is None:
+            return (
+                f"compiled {self.name}: these inputs take another path than the trace (an op raised on "
+                "replay, and tracing again recorded other guards); strict=True never re-traces"
+            )
+        g = p.guards[index]
+        n = p.names
+        if g.kind == "float":
+            what = f"float({n[g.lhs]}) returned {g.expected!r} when traced (at {g.where}); these inputs " \
+                   "give another number"
+        else:
+            assert g.rhs is not None and g.kind in COMPARISONS
+            what = (f"guard `{_operand(n, g.lhs)} {g.kind} {_operand(n, g.rhs)}` was {g.expected} when "
+                    f"traced (at {g.where}) and is {not g.expected} for these inputs")
+        return (
+            f"compiled {self.name}: {what}. strict=True never re-traces: drop it to trace the new branch "
+            "too, or write the branch without reading a value (relu, abs and leaky_relu branch inside "
+            "the op)"
+        )
+
+    # -- batches ------------------------------------------------------------------------------------------
+    def _batch(self, args: tuple[Any, ...], who: str, seed: float | None, input_grads: bool) -> _BatchOut:
+        n = _batch_size(args, who)
+        out = _BatchOut(n)
+        if np is None:
+            for b in range(n):
+                self._exactly(args, b, who, seed, out)
+        else:
+            self._batch_numpy(args, n, who, seed, input_grads, out)
+        return out
+
+    def _exactly(self, args: tuple[Any, ...], b: int, who: str, seed: float | None, out: _BatchOut) -> _Trace:
+        """Sample b through the scalar replay: eager's errors, guards and re-tracing; returns its trace."""
+        sample = tuple(_to_python(a[b]) for a in args)
+        flat, key = self._parse_numbers(sample, who)
+        (values, gin, gcap), t = self._evaluate(flat, key, sample, with_grad=seed is not None)
+        out.add([b], t.program, [[v] for v in values], None if gin is None else [[g] for g in gin],
+                None if gcap is None else [seed * g for g in gcap])  # type: ignore[operator]
+        return t
+
+    def _batch_numpy(self, args: tuple[Any, ...], n: int, who: str, seed: float | None, input_grads: bool,
+                     out: _BatchOut) -> None:
+        assert np is not None
+        columns, specs, statics = self._batch_arrays(args, n, who)
+        X = np.concatenate(columns, axis=0) if columns else np.zeros((0, n))
+        seeds = None if seed is None else np.full(n, seed)
+        members: dict[tuple[Any, ...], Any] = {}
+        if statics:
+            for b in range(n):
+                members.setdefault(tuple(values[b] for values in statics), []).append(b)
+        else:
+            members[()] = np.arange(n)
+        for static_values, samples in members.items():
+            it = iter(static_values)
+            key = tuple(("static", next(it)) if i in self.static_argnums else spec
+                        for i, spec in enumerate(specs))
+            pending = np.asarray(samples)
+            for t in list(self._cache.get(key, ())):
+                if not len(pending):
+                    break
+                pending = self._run_plan(t, args, X, pending, seeds, input_grads, who, out)
+            while len(pending):
+                t = self._exactly(args, int(pending[0]), who, seed, out)
+                pending = pending[1:]
+                if len(pending) and any(t is c for c in self._cache.get(key, ())):
+                    pending = self._run_plan(t, args, X, pending, seeds, input_grads, who, out)
+
+    def _run_plan(self, t: _Trace, args: tuple[Any, ...], X: Any, pending: Any, seeds: Any,
+                  input_grads: bool, who: str, out: _BatchOut) -> Any:
+        """Run t's plan on the pending samples, keep the results of those it fits, return the others."""
+        if seeds is not None:
+            self._check_scalar(t.program, who)
+        seed = None if seeds is None else float(seeds[0])
+        captured = [v.data for v in t.program.captured]
+        result = t.plan.run(X[:, pending], captured, None if seeds is None else seeds[pending], input_grads)
+        ok = result.ok
+        if ok.all():
+            self._keep(t, args, pending, result, seed, who, out)
+        elif ok.any():
+            fits = pending[ok]
+            if seeds is None:
+                self._keep(t, args, fits, result._replace(outputs=result.outputs[:, ok],
+                                                          input_grads=None), seed, who, out)
+            else:
+                # the backward runs only when every sample fits: run it on those that do
+                again = t.plan.run(X[:, fits], captured, seeds[fits], input_grads)
+                self._keep(t, args, fits, again, seed, who, out)
+        for b in pending[(result.failed_guard < 0) & ~ok]:
+            self._exactly(args, int(b), who, seed, out)  # a checked op left the finite range
+        self._last = t
+        return pending[result.failed_guard >= 0]
+
+    def _keep(self, t: _Trace, args: tuple[Any, ...], cols: Any, result: Any, seed: float | None,
+              who: str, out: _BatchOut) -> None:
+        assert np is not None
+        if seed is not None and backprop._anomaly_mode:
+            gin = result.input_grads
+            finite = np.isfinite(result.captured_grads).all() and (gin is None or np.isfinite(gin).all())
+            if not finite:
+                for b in cols:
+                    self._exactly(args, int(b), who, seed, out)  # raises eager's FloatingPointError
+                return
+        out.add(cols, t.program, result.outputs, result.input_grads, result.captured_grads)
+
+    def _batch_arrays(self, args: tuple[Any, ...], n: int,
+                      who: str) -> tuple[list[Any], list[Any], list[Any]]:
+        """Each non-static argument as an (numbers per sample, n) array; the static ones as lists."""
+        assert np is not None
+        columns: list[Any] = []
+        specs: list[Any] = []
+        statics: list[Any] = []
+        for i, a in enumerate(args):
+            if i in self.static_argnums:
+                values = [_to_python(v) for v in a]
+                for v in values:
+                    try:
+                        hash(v)
+                    except TypeError:
+                        raise TypeError(
+                            f"compiled {self.name}.{who}: static argument {i} must hold hashable values, "
+                            f"got {type(v).__name__}"
+                        ) from None
+                statics.append(values)
+                specs.append(None)
+                continue
+            try:
+                arr = np.asarray(a)
+            except ValueError:
+                raise ValueError(
+                    f"compiled {self.name}.{who}: the samples of argument {self._arg_name(i)} differ in "
+                    "shape; every sample must have the same shape"
+                ) from None
+            if arr.dtype.kind not in "fiu":
+                first = _to_python(a[0])
+                raise TypeError(
+                    f"compiled {self.name}.{who}: argument {self._arg_name(i)} must hold one number (or "
+                    f"list of numbers) per sample, got {type(first).__name__} ({first!r:.60})"
+                )
+            spec = _spec_of(_to_python(a[0]))
+            if int(np.prod(arr.shape[1:])) != _size(spec):
+                raise ValueError(
+                    f"compiled {self.name}.{who}: argument {self._arg_name(i)} has shape {arr.shape}; "
+                    f"every sample must have the shape of the first"
+                )
+            specs.append(spec)
+            columns.append(arr.reshape(n, -1).T.astype(np.float64))
+        return columns, specs, statics
+
+
+class _BatchOut:
+    """The results of a batched call, as parts from whichever replay handled which samples."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        # (sample indices, program, outputs (n_outputs, k), input grads (n_inputs, k) or None)
+        self.parts: list[tuple[Any, Program, Any, Any]] = []
+        self.captured: list[tuple[tuple[Value, ...], Any]] = []  # (leaves, their grads)
+
+    def add(self, cols: Any, p: Program, outputs: Any, input_grads: Any, captured_grads: Any) -> None:
+        self.parts.append((cols, p, outputs, input_grads))
+        if captured_grads is not None:
+            self.captured.append((p.captured, captured_grads))
+
+    def _per_sample(self, which: int) -> list[Any]:
+        rows: list[Any] = [None] * self.n
+        for part in self.parts:
+            data: Any = part[which]
+            if np is not None and isinstance(data, np.ndarray):
+                columns = data.T.tolist()
+            else:
+                columns = [list(col) for col in zip(*data)]
+            for b, column in zip(list(part[0]), columns):
+                rows[int(b)] = column
+        return rows
+
+    def values(self) -> list[list[float]]:
+        return self._per_sample(2)
+
+    def grads(self) -> list[list[float]]:
+        return self._per_sample(3)
+
+    def specs(self) -> list[Spec]:
+        specs: list[Spec] = [None] * self.n
+        for cols, p, _, _ in self.parts:
+            for b in list(cols):
+                specs[int(b)] = p.output_spec
+        return specs
+
+    def total(self) -> float:
+        """The sum of the (first) outputs, adding samples in order as ``sum(losses)`` does."""
+        if len(self.parts) == 1 and np is not None and isinstance(self.parts[0][2], np.ndarray):
+            return sum(self.parts[0][2][0].tolist())
+        return sum(v[0] for v in self.values())
+
+    def add_captured_grads(self) -> None:
+        merged: list[tuple[tuple[Value, ...], Any]] = []
+        for leaves, grads in self.captured:
+            # traces of one function (one per label, say) mostly capture the same leaves in the same
+            # order: add their grads as arrays first, so the loop over leaves runs once
+            if merged and np is not None and (merged[-1][0] is leaves or merged[-1][0] == leaves):
+                merged[-1] = (leaves, merged[-1][1] + np.asarray(grads))
+            else:
+                merged.append((leaves, grads))
+        for leaves, grads in merged:
+            for leaf, g in zip(leaves, grads if isinstance(grads, list) else grads.tolist()):
+                leaf.grad += g
+
+
+_HAS_VALUE: Any = object()
+
+
+def _flatten(x: Any, flat: list[float], path: str) -> Any:
+    """Append x's numbers to flat; return its shape (None for a number), or _HAS_VALUE."""
+    if type(x) is float:
+        flat.append(x)
+        return None
+    if isinstance(x, (list, tuple)):
+        if not x:
+            raise TypeError(f"compiled function: argument {path} is an empty {type(x).__name__}")
+        specs = []
+        for i, xi in enumerate(x):
+            spec = _flatten(xi, flat, f"{path}[{i}]")
+            if spec is _HAS_VALUE:
+                return _HAS_VALUE
+            specs.append(spec)
+        return (type(x), tuple(specs))
+    if isinstance(x, Value):
+        return _HAS_VALUE
+    if isinstance(x, bool) or not isinstance(x, numbers.Real):
+        raise TypeError(
+            f"compiled function: argument {path} must be a number or a list of numbers, got "
+            f"{type(x).__name__} ({x!r:.60})"
+        )
+    flat.append(float(x))
+    return None
+
+
+def _spec_of(x: Any) -> Spec:
+    if isinstance(x, (list, tuple)):
+        return (type(x), tuple(_spec_of(xi) for xi in x))
+    if np is not None and isinstance(x, np.ndarray) and x.ndim:
+        return (list, tuple(_spec_of(xi) for xi in x))
+    return None
+
+
+def _size(spec: Spec) -> int:
+    if spec is None:
+        return 1
+    return sum(_size(s) for s in spec[1])
+
+
+def _unflatten(spec: Spec, flat: list[Any]) -> Any:
+    if spec is None:
+        return flat[0]
+    it = iter(flat)
+
+    def build(s: Spec) -> Any:
+        if s is None:
+            return next(it)
+        kind, children = s
+        items = [build(c) for c in children]
+        return tuple(items) if kind is tuple else items
+
+    return build(spec)
+
+
+def _flat_names(args: tuple[Any, ...], static: frozenset[int], name: Callable[[int], str]) -> list[str]:
+    names: list[str] = []
+
+    def visit(x: Any, path: str) -> None:
+        if isinstance(x, (list, tuple)):
+            for i, xi in enumerate(x):
+                visit(xi, f"{path}[{i}]")
+        else:
+            names.append(path)
+
+    for i, x in enumerate(args):
+        if i not in static:
+            visit(x, name(i))
+    return names
+
+
+def _batch_size(args: tuple[Any, ...], who: str) -> int:
+    if not args:
+        return 1  # a function of no arguments (a regularizer over captured parameters) is one sample
+    sizes = set()
+    for i, a in enumerate(args):
+        try:
+            sizes.add(len(a))
+        except TypeError:
+            raise TypeError(
+                f"{who}: argument {i} must hold one entry per sample (a list or an array), got "
+                f"{type(a).__name__}"
+            ) from None
+    if len(sizes) != 1:
+        raise ValueError(f"{who}: the arguments hold different numbers of samples: {sorted(sizes)}")
+    (n,) = sizes
+    if n == 0:
+        raise ValueError(f"{who}: got an empty batch")
+    return n
+
+
+def _samples(args: tuple[Any, ...], n: int) -> list[tuple[Any, ...]]:
+    return [tuple(_to_python(a[b]) for a in args) for b in range(n)]
+
+
+def _to_python(x: Any) -> Any:
+    if np is not None and isinstance(x, np.ndarray):
+        return x.tolist()
+    if np is not None and isinstance(x, np.generic):
+        return x.item()
+    return x

@@ -1,0 +1,309 @@
+"""Tracing for ``autograd.compile``: run a function once on Values and record its graph as a flat Program.
+
+A Program is straight-line code over numbered *slots*: the inputs, the captured leaves (Values the function
+reads from outside, such as a model's parameters), the constants, then one slot per op in topological
+order. Guards record the value-dependent decisions the function took while it was traced.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Union
+
+from . import value as _value
+from .backprop import toposort
+from .value import Constant, Value
+
+# The shape of one argument or of the output: None for a scalar, else (list or tuple, child shapes).
+Spec = Union[None, tuple[type, tuple[Any, ...]]]
+
+COMPARISONS = ("<", "<=", ">", ">=")
+
+
+@dataclass(frozen=True)
+class Instruction:
+    """``slot[out] = op(slot[ins[0]], ..., arg)``: one node of the traced graph."""
+
+    op: str  # a key of OPS
+    out: int
+    ins: tuple[int, ...]
+    arg: float | None  # the op's constant argument (pow's exponent, leaky_relu's slope), else None
+
+
+@dataclass(frozen=True)
+class Guard:
+    """A decision the traced function took by reading a value, re-checked on every replay.
+
+    ``slot[lhs] <kind> slot[rhs]`` was ``expected`` (a bool) while tracing, or, for kind ``"float"``,
+    ``float(slot[lhs])`` returned ``expected`` (a float) and that number was baked into the trace.
+    """
+
+    kind: str  # one of COMPARISONS, or "float"
+    lhs: int
+    rhs: int | None  # a slot (a number compared with becomes a constant slot); None for "float"
+    expected: bool | float
+    after: int  # checkable once instructions[after] has run; -1: from the start
+    where: str  # "file:line" of the comparison in the traced function, for error messages
+
+
+@dataclass(frozen=True)
+class Program:
+    """A traced function as flat code. ``str(program)`` prints it (see ``format_program``)."""
+
+    name: str
+    n_slots: int
+    names: tuple[str, ...]  # how each slot prints
+    labels: tuple[str, ...]  # each slot's node label ("" when unlabelled), for anomaly messages
+    inputs: tuple[int, ...]  # the slot of each flat input, in argument order
+    captured: tuple[Value, ...]  # leaves read live (their .data) on every replay
+    captured_slots: tuple[int, ...]
+    constants: tuple[tuple[int, float], ...]  # (slot, value)
+    instructions: tuple[Instruction, ...]  # forward order
+    # instructions[:n_backward] are exactly the ops the (single) output depends on, in the order of
+    # backprop.toposort, so a reverse sweep over them adds contributions in eager's order.
+    n_backward: int
+    guards: tuple[Guard, ...]
+    outputs: tuple[int, ...]
+    output_spec: Spec
+    graph: Any  # the traced output: a Value (or a list of them) that draw_graph can draw
+
+    def __str__(self) -> str:
+        return format_program(self)
+
+
+class Tracer:
+    """Receives the comparisons and float() calls that Value reports while a function is traced."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, Value, Any, Any, str]] = []
+
+    def compared(self, kind: str, x: Value, other: Any, result: bool) -> None:
+        self.events.append((kind, x, other, result, _caller()))
+
+    def read(self, x: Value) -> None:
+        self.events.append(("float", x, None, x.data, _caller()))
+
+
+def _caller() -> str:
+    # Frames: _caller <- compared/read <- Value.__lt__/__float__ <- the code that compared.
+    frame = sys._getframe(3)
+    return f"{frame.f_code.co_filename}:{frame.f_lineno}"
+
+
+def trace(
+    f: Callable[..., Any],
+    call_args: Callable[[list[Value]], list[Any]],
+    flat: Sequence[float],
+    names: Sequence[str],
+    name: str,
+) -> Program:
+    """Run ``f`` on fresh leaves holding ``flat`` and record the graph it builds.
+
+    ``call_args`` turns the list of leaves into f's positional arguments (lists rebuilt, static arguments
+    put back). Exceptions from f propagate: a trace is an eager evaluation.
+    """
+    leaves = [Value(x, label=n) for x, n in zip(flat, names)]
+    tracer = Tracer()
+    saved = _value._tracer, _value._grad_enabled
+    # NOTE: without grad enabled (a call inside no_grad()) every op would return a bare leaf and the
+    # trace would record a constant function.
+    _value._tracer, _value._grad_enabled = tracer, True
+    try:
+        out = f(*call_args(leaves))
+    finally:
+        _value._tracer, _value._grad_enabled = saved
+    out_values, spec = _flatten_output(out, name)
+    return _build(name, leaves, out, out_values, spec, tracer.events)
+
+
+def _flatten_output(out: Any, name: str) -> tuple[list[Value], Spec]:
+    values: list[Value] = []
+
+    def visit(x: Any, path: str) -> Spec:
+        if isinstance(x, Value):
+            values.append(x)
+            return None
+        if isinstance(x, (int, float)) and not isinstance(x, bool):
+            values.append(Constant(float(x)))  # an output that ignores the inputs: every grad is 0
+            return None
+        if isinstance(x, (list, tuple)) and x:
+            return (type(x), tuple(visit(xi, f"{path}[{i}]") for i, xi in enumerate(x)))
+        raise TypeError(
+            f"compile: {name} must return a Value, a number, or a non-empty list of them; "
+            f"{path} is {type(x).__name__} ({x!r})"
+        )
+
+    spec = visit(out, "its result")
+    return values, spec
+
+
+def _build(
+    name: str,
+    leaves: list[Value],
+    graph: Any,
+    outputs: list[Value],
+    output_spec: Spec,
+    events: list[tuple[str, Value, Any, Any, str]],
+) -> Program:
+    # Forward order: the first output's ancestors exactly as toposort lists them (backward replays them
+    # in reverse, so contributions add up in eager's order), then whatever else outputs and guards need.
+    order: list[Value] = []
+    seen: set[Value] = set()
+    roots: list[Value] = [*outputs]
+    for _, x, other, _, _ in events:
+        roots.append(x)
+        if isinstance(other, Value):
+            roots.append(other)
+    n_backward = 0
+    for i, root in enumerate(roots):
+        for node in toposort(root):
+            if node not in seen:
+                seen.add(node)
+                order.append(node)
+        if i == 0:
+            n_backward = sum(1 for node in order if not node.is_leaf)
+
+    input_slot = {leaf: i for i, leaf in enumerate(leaves)}
+    names = [leaf.label for leaf in leaves]
+    labels = [leaf.label for leaf in leaves]
+    slot: dict[Value, int] = dict(input_slot)
+    captured: list[Value] = []
+    constant_nodes: list[Constant] = []
+
+    def leaf_kind(node: Value) -> None:
+        if node in slot:
+            return
+        if type(node) is Constant:
+            constant_nodes.append(node)  # type: ignore[arg-type]
+        else:
+            captured.append(node)
+        slot[node] = -1  # numbered below, once all leaves are known
+
+    ops = [node for node in order if not node.is_leaf]
+    for node in order:
+        if node.is_leaf:
+            leaf_kind(node)
+        else:
+            for parent in node.parents:
+                if type(parent) is Constant:
+                    leaf_kind(parent)
+    extra_numbers: list[float] = []
+    for kind, x, other, _, _ in events:
+        if type(x) is Constant:
+            leaf_kind(x)
+        if isinstance(other, Value):
+            if type(other) is Constant:
+                leaf_kind(other)
+        elif kind != "float":
+            extra_numbers.append(float(other))
+
+    n = len(leaves)
+    for v in captured:
+        slot[v] = n
+        names.append(v.label or f"p{n - len(leaves)}")
+        labels.append(v.label)
+        n += 1
+    constants: list[tuple[int, float]] = []
+    for c in constant_nodes:
+        slot[c] = n
+        constants.append((n, c.data))
+        names.append(_number_name(c.data, c.label))
+        labels.append(c.label)
+        n += 1
+    number_slot: dict[str, int] = {}  # keyed by repr: one slot per distinct number (-0.0 and nan too)
+    for number in extra_numbers:
+        if repr(number) not in number_slot:
+            number_slot[repr(number)] = n
+            constants.append((n, number))
+            names.append(_number_name(number, ""))
+            labels.append("")
+            n += 1
+    instructions: list[Instruction] = []
+    position: dict[int, int] = {}  # slot -> index of the instruction that computes it
+    for node in ops:
+        slot[node] = n
+        position[n] = len(instructions)
+        instructions.append(Instruction(node.op, n, tuple(slot[p] for p in node.parents), node.arg))
+        names.append(f"v{len(instructions) - 1}")
+        labels.append(node.label)
+        n += 1
+
+    guards: list[Guard] = []
+    recorded: set[tuple[Any, ...]] = set()
+    for kind, x, other, result, where in events:
+        lhs = slot[x]
+        rhs = None if kind == "float" else (slot[other] if isinstance(other, Value) else
+                                            number_slot[repr(float(other))])
+        key = (kind, lhs, rhs, result)
+        if key in recorded:
+            continue  # the same decision seen twice (a loop re-reading a value) is checked once
+        recorded.add(key)
+        after = max(position.get(lhs, -1), -1 if rhs is None else position.get(rhs, -1))
+        guards.append(Guard(kind, lhs, rhs, result, after, where))
+
+    return Program(
+        name=name,
+        n_slots=n,
+        names=tuple(names),
+        labels=tuple(labels),
+        inputs=tuple(range(len(leaves))),
+        captured=tuple(captured),
+        captured_slots=tuple(slot[v] for v in captured),
+        constants=tuple(constants),
+        instructions=tuple(instructions),
+        n_backward=n_backward if len(outputs) == 1 else 0,
+        guards=tuple(guards),
+        outputs=tuple(slot[v] for v in outputs),
+        output_spec=output_spec,
+        graph=graph,
+    )
+
+
+def _number_name(x: float, label: str) -> str:
+    return f"{label}={x!r}" if label else repr(x)
+
+
+def format_program(p: Program) -> str:
+    """The program as readable text, one instruction per line (in the spirit of a jaxpr).
+
+    >>> from autograd import compile
+    >>> f = compile(lambda x, y: (x * y + 1).tanh() if x > 0 else -x)
+    >>> f(2.0, 3.0)
+    0.9999983369439447
+    >>> print(f.program)
+    program <lambda>(x, y)
+      v0 = mul x y
+      v1 = add v0 1
+      v2 = tanh v1
+      guard x > 0 is True
+      return v2
+    """
+    n = p.names
+    head = f"program {p.name}({', '.join(n[s] for s in p.inputs)})"
+    lines = [head]
+    if p.captured:
+        shown = ", ".join(f"{n[s]}={v.data:.6g}" for v, s in zip(p.captured, p.captured_slots))
+        lines.append(f"  captured {shown}")
+    for ins in p.instructions:
+        operands = " ".join(_operand(n, s) for s in ins.ins)
+        arg = "" if ins.arg is None else f" {ins.arg!r}"
+        lines.append(f"  {n[ins.out]} = {ins.op} {operands}{arg}")
+    for g in p.guards:
+        if g.kind == "float":
+            lines.append(f"  guard float({n[g.lhs]}) == {g.expected!r}")
+        else:
+            assert g.rhs is not None
+            lines.append(f"  guard {_operand(n, g.lhs)} {g.kind} {_operand(n, g.rhs)} is {g.expected}")
+    outs = ", ".join(_operand(n, s) for s in p.outputs)
+    lines.append(f"  return {outs}")
+    return "\n".join(lines)
+
+
+def _operand(names: Sequence[str], s: int) -> str:
+    name = names[s]
+    # Constants print as their value; 1.0 reads better as 1 in a program listing.
+    if name.endswith(".0") and name[:-2].lstrip("-").isdigit():
+        return name[:-2]
+    return name
