@@ -1,7 +1,6 @@
 """chainrule's autograd: a scalar reverse-mode autograd engine (the public API, nothing else)."""
 
 from .backprop import detect_anomaly, gradients, toposort
-# NOTE: the function autograd.compile hides the module autograd/compile.py of the same name.
 from .compile import CompiledFunction, GuardError, compile
 from .functional import grad, hessian, value_and_grad
 from .gradcheck import GradcheckError, gradcheck

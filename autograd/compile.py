@@ -33,8 +33,14 @@ class GuardError(RuntimeError):
     """A strict compiled function was called with inputs that take another branch than its trace."""
 
 
-def compile(  # noqa: A001 - the issue names it compile; it shadows the builtin inside autograd only
-    f: Callable[..., Any], *, strict: bool = False, static_argnums: int | Sequence[int] = ()
+# NOTE: named compile as issue 8 asks: it shadows the builtin compile() inside this module and in the
+# autograd namespace only (a user's `from autograd import compile` shadows theirs, by their choice).
+def compile(
+    f: Callable[..., Any],
+    *,
+    strict: bool = False,
+    static_argnums: int | Sequence[int] = (),
+    has_aux: bool = False,
 ) -> CompiledFunction:
     """Trace ``f`` on its first call and replay the recorded program on later calls.
 
@@ -78,14 +84,17 @@ def compile(  # noqa: A001 - the issue names it compile; it shadows the builtin 
     log-sum-exp), and wrong otherwise; compare the Value itself (``x > 0``) to get a guard.
 
     ``static_argnums`` names arguments passed to ``f`` as they are (an int class label, a flag): each
-    distinct value gets its own trace. Calling a compiled function with Values runs ``f`` eagerly, so it
-    composes with ``grad``, ``backward`` and an enclosing ``compile``.
+    distinct value gets its own trace. ``has_aux=True``: ``f`` returns a pair ``(loss, aux)``; gradients
+    are of ``loss``, and ``aux`` (say, the model's outputs, for an accuracy) comes back beside it from the
+    same replay, as with ``jax.value_and_grad(..., has_aux=True)``. Calling a compiled function with
+    Values runs ``f`` eagerly, so it composes with ``grad``, ``backward`` and an enclosing ``compile``.
     """
     if not callable(f):
         raise TypeError(f"compile needs a callable, got {type(f).__name__}")
-    if not isinstance(strict, bool):
-        raise TypeError(f"compile: strict must be True or False, got {strict!r}")
-    return CompiledFunction(f, strict=strict, static_argnums=static_argnums)
+    for name, flag in (("strict", strict), ("has_aux", has_aux)):
+        if not isinstance(flag, bool):
+            raise TypeError(f"compile: {name} must be True or False, got {flag!r}")
+    return CompiledFunction(f, strict=strict, static_argnums=static_argnums, has_aux=has_aux)
 
 
 class _Trace:
@@ -130,14 +139,17 @@ class CompiledFunction:
       ``cf.batch(*args)`` → outputs per sample; ``cf.value_and_grad_batch(*args)`` → (values, grads)
       per sample; ``cf.backward_batch(*args, reduction="mean")`` → the mean (or sum) of the outputs,
       adding the mean (or sum) of the per-sample grads to each captured leaf's ``.grad``.
+    With ``has_aux``, a value is the pair ``(loss, aux)``, and ``backward_batch`` returns
+    ``(reduced loss, [aux of each sample])``.
     Introspection: ``cf.program`` (the last program used; ``print`` it), ``cf.programs`` (all),
     ``cf.graph`` (the traced output Value, for ``draw_graph``), ``cf.n_traces``.
     """
 
     def __init__(self, f: Callable[..., Any], *, strict: bool = False,
-                 static_argnums: int | Sequence[int] = ()) -> None:
+                 static_argnums: int | Sequence[int] = (), has_aux: bool = False) -> None:
         self.f = f
         self.strict = strict
+        self.has_aux = has_aux
         nums = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
         for i in nums:
             if isinstance(i, bool) or not isinstance(i, int) or i < 0:
@@ -188,7 +200,7 @@ class CompiledFunction:
         flat, key = self._parse_numbers(args, "value_and_grad")
         (outputs, grads, _), t = self._evaluate(flat, key, args, with_grad=True)
         assert grads is not None
-        return outputs[0], self._structure_grads(args, grads)
+        return self._value(t.program.output_spec, outputs), self._structure_grads(args, grads)
 
     def backward(self, *args: Any) -> float:
         """``f(*args)``, adding ∂f/∂leaf to ``.grad`` of every captured leaf (as ``.backward()`` does)."""
@@ -197,7 +209,7 @@ class CompiledFunction:
         assert grads is not None
         for leaf, g in zip(t.program.captured, grads):
             leaf.grad += g
-        return outputs[0]
+        return self._value(t.program.output_spec, outputs)
 
     # -- batched calls ------------------------------------------------------------------------------------
     def batch(self, *args: Any) -> list[Any]:
@@ -210,13 +222,16 @@ class CompiledFunction:
         out = self._batch(args, "value_and_grad_batch", seed=1.0, input_grads=True)
         samples = _samples(args, out.n)
         grads = [self._structure_grads(sample, g) for sample, g in zip(samples, out.grads())]
-        return [v[0] for v in out.values()], grads
+        return [self._value(s, v) for s, v in zip(out.specs(), out.values())], grads
 
-    def backward_batch(self, *args: Any, reduction: str = "mean") -> float:
+    def backward_batch(self, *args: Any, reduction: str = "mean") -> Any:
         """The mean (or sum) of f over the batch; adds the mean (or sum) of ∂f/∂leaf to each captured leaf.
 
         For a per-sample loss ``f`` this is ``(sum(f(*sample) for sample in batch) / B).backward()`` in
-        eager mode: a mini-batch training step in one call. Without arguments, one sample.
+        eager mode: a mini-batch training step in one call. Without arguments, one sample. A term that
+        does not depend on the sample (an L2 penalty on captured parameters) can sit inside ``f``: it is
+        computed once per batch, and the mean of ``loss_i + r`` is ``mean(loss) + r``. With ``has_aux``,
+        returns ``(reduced loss, [aux of each sample])``.
         """
         if reduction not in ("mean", "sum"):
             raise ValueError(f"backward_batch: reduction must be 'mean' or 'sum', got {reduction!r}")
@@ -225,7 +240,10 @@ class CompiledFunction:
                           input_grads=False)
         out.add_captured_grads()
         total = out.total()
-        return total / n if reduction == "mean" else total
+        reduced = total / n if reduction == "mean" else total
+        if self.has_aux:
+            return reduced, [_unflatten(s, v)[1] for s, v in zip(out.specs(), out.values())]
+        return reduced
 
     # -- argument handling --------------------------------------------------------------------------------
     def _parse(self, args: tuple[Any, ...], who: str) -> tuple[list[float], Hashable] | None:
@@ -366,11 +384,22 @@ class CompiledFunction:
         return t
 
     def _check_scalar(self, p: Program, who: str) -> None:
-        if len(p.outputs) != 1:
+        spec = p.output_spec
+        if self.has_aux:
+            if spec is None or len(spec[1]) != 2 or spec[1][0] is not None:
+                raise TypeError(
+                    f"compiled {self.name}: with has_aux=True, f must return a pair (loss, aux) with a "
+                    "scalar loss"
+                )
+        elif len(p.outputs) != 1:
             raise TypeError(
                 f"compiled {self.name}: gradients need f to return one scalar; it returned "
-                f"{len(p.outputs)} values"
+                f"{len(p.outputs)} values (pass has_aux=True to return (loss, aux))"
             )
+
+    def _value(self, spec: Spec, outputs: list[float]) -> Any:
+        """What value_and_grad and backward return: the scalar, or (loss, aux) with has_aux."""
+        return _unflatten(spec, outputs) if self.has_aux else outputs[0]
 
     def _guard_message(self, failure: tuple[_Trace, int | None], new: _Trace) -> str:
         t, index = failure

@@ -4,12 +4,20 @@ Each slot of the program becomes a row of B numbers (one per sample); a slot tha
 parameter, a constant, an op on those) is *uniform*, one number shared by the batch. The plan groups the
 ops that sit at the same depth, do the same thing and read their operands the same way, so one NumPy
 call runs a whole layer's products for every sample; a chain of additions (a neuron's weighted sum) is
-one sum. Rows are laid out group by group, so most operands are plain slices, not gathers.
+one sum, and a layer's products and sums together are one matrix product. Rows are laid out group by
+group, so most operands are plain slices, not gathers. Measured, forward + backward of one batch:
+
+                                          mlp_step, 100 samples    digits, 32 samples, MLP(64, [32, 10])
+    one op at a time                      3.9 ms                   29 ms
+    chains of additions as sums           2.5 ms                   18 ms
+    ops of one kind and depth grouped     0.26 ms                  0.63 ms
+    weighted sums as matrix products      0.10 ms                  0.18 ms
 
 NOTE: results match eager evaluation to a few ulps, not bitwise: NumPy's exp, log, tanh, sin, cos and
-power may differ from the math module in the last place, and a sum adds its uniform terms (a bias) after
-its per-sample ones. A sample whose numbers leave the finite range in an op that can raise (div, pow,
-exp, log, sqrt, sin, cos) is flagged, so the caller can replay it exactly, one sample at a time.
+power may differ from the math module in the last place, a sum adds its uniform terms (a bias) after
+its per-sample ones, and a matrix product (BLAS) adds in an order of its own. A sample whose numbers
+leave the finite range in an op that can raise (div, pow, exp, log, sqrt, sin, cos) is flagged, so the
+caller can replay it exactly, one sample at a time.
 """
 
 from __future__ import annotations
@@ -426,7 +434,7 @@ class Plan:
             assert seed is not None
             grads = np.zeros((self.n_batch, B))
             gu = np.zeros((self.n_uniform, 1))
-            ((out_batch, root),) = self.outputs
+            out_batch, root = self.outputs[0]  # gradients are of the first output
             if out_batch:
                 grads[root] = seed
             else:

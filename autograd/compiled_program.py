@@ -61,8 +61,9 @@ class Program:
     captured_slots: tuple[int, ...]
     constants: tuple[tuple[int, float], ...]  # (slot, value)
     instructions: tuple[Instruction, ...]  # forward order
-    # instructions[:n_backward] are exactly the ops the (single) output depends on, in the order of
-    # backprop.toposort, so a reverse sweep over them adds contributions in eager's order.
+    # instructions[:n_backward] are exactly the ops the first output (the one gradients are of) depends
+    # on, in the order of backprop.toposort, so a reverse sweep over them adds contributions in eager's
+    # order.
     n_backward: int
     guards: tuple[Guard, ...]
     outputs: tuple[int, ...]
@@ -253,7 +254,7 @@ def _build(
         captured_slots=tuple(slot[v] for v in captured),
         constants=tuple(constants),
         instructions=tuple(instructions),
-        n_backward=n_backward if len(outputs) == 1 else 0,
+        n_backward=n_backward,
         guards=tuple(guards),
         outputs=tuple(slot[v] for v in outputs),
         output_spec=output_spec,

@@ -105,8 +105,7 @@ def generate(p: Program, with_grad: bool) -> Replay:
     if not with_grad:
         emit(f"    return [{outputs}], None, None")
     else:
-        assert len(p.outputs) == 1, "gradients need a single output"
-        (root,) = p.outputs
+        root = p.outputs[0]  # gradients are of the first output (the others are auxiliary)
         emit(f"    g{root} = 1.0")
         assigned = {root}
         constant_slots = {s for s, _ in p.constants}
@@ -169,7 +168,7 @@ def interpret(
     outputs = [vals[s] for s in p.outputs]
     if not with_grad:
         return outputs, None, None
-    (root,) = p.outputs
+    root = p.outputs[0]
     adjoint: dict[int, float] = {root: 1.0}
     for i in reversed(range(p.n_backward)):
         ins = p.instructions[i]

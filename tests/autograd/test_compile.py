@@ -161,6 +161,27 @@ def test_backward_batch_matches_eager_mean_loss_of_an_mlp() -> None:
     assert all(close(p.grad, a * len(X), rel=1e-11, abs_=1e-13) for a, p in zip(got, params))
 
 
+def test_has_aux_returns_outputs_beside_the_loss_from_one_replay() -> None:
+    w = Value(2.0)
+
+    def loss_and_score(x: Any, t: Any) -> tuple[Value, list[Value]]:
+        score = w * x
+        return (score - t) ** 2, [score, score * 0.5]
+
+    f = compile(loss_and_score, has_aux=True)
+    # loss = (wx - t)^2: d/dx = 2(wx - t) w, d/dt = -2(wx - t), d/dw = 2(wx - t) x
+    assert f.value_and_grad(1.5, 1.0) == ((4.0, [3.0, 1.5]), (8.0, -4.0))
+    assert f.backward(1.5, 1.0) == (4.0, [3.0, 1.5]) and w.grad == 6.0
+    w.grad = 0.0
+    loss, aux = f.backward_batch([1.5, 0.5], [1.0, 1.0])
+    assert loss == 2.0 and aux == [[3.0, 1.5], [1.0, 0.5]]
+    assert w.grad == (6.0 + 0.0) / 2
+    values, grads = f.value_and_grad_batch([1.5], [1.0])
+    assert values == [(4.0, [3.0, 1.5])] and grads == [(8.0, -4.0)]
+    with pytest.raises(TypeError, match="pair"):
+        compile(lambda x: x * 2, has_aux=True).value_and_grad(1.0)
+
+
 def test_a_function_of_no_arguments_compiles_and_batches_as_one_sample() -> None:
     params = [Value(0.5), Value(-2.0)]
     reg = compile(lambda: 0.1 * sum(p * p for p in params))
