@@ -1,6 +1,6 @@
 """chainrule's nn: neurons, layers and MLPs, losses, optimizers, data and training on the autograd engine."""
 
-from . import data, losses, optim
+from . import data, interop, losses, optim
 from .layers import MLP, BatchNorm1d, Layer, Neuron
 from .losses import (
     binary_cross_entropy,
@@ -13,6 +13,7 @@ from .losses import (
 )
 from .module import ModelFileError, Module, load, save
 from .optim import SGD, Adam, AdamW, clip_grad_norm
+from .train import Evaluation, History, evaluate, fit
 
 __all__ = [
     "MLP",
@@ -20,6 +21,8 @@ __all__ = [
     "Adam",
     "AdamW",
     "BatchNorm1d",
+    "Evaluation",
+    "History",
     "Layer",
     "ModelFileError",
     "Module",
@@ -29,7 +32,10 @@ __all__ = [
     "clip_grad_norm",
     "cross_entropy",
     "data",
+    "evaluate",
+    "fit",
     "hinge",
+    "interop",
     "load",
     "log_softmax",
     "losses",

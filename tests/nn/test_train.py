@@ -1,0 +1,347 @@
+"""Tests for nn.train: fit's loop against a torch replay, stopping rules, history, bad input, nan recovery."""
+
+import math
+import random
+import warnings
+
+import pytest
+
+from autograd import Value
+from nn.data import make_moons, make_spirals
+from nn.layers import MLP, Neuron
+from nn.losses import mse
+from nn.optim import SGD, Adam
+from nn.train import History, evaluate, fit
+
+
+def moons(n=40, seed=0):
+    return make_moons(n, noise=0.1, seed=seed)
+
+
+# -- hand-derived ---------------------------------------------------------------------------------
+
+
+def test_one_full_batch_sgd_step_by_hand():
+    # Neuron(1, linear) with w = 2, b = 0 on mse: loss = mean((w x + b - t)^2).
+    # X = [1, 2], t = [1, 3]: residuals 1, 1 -> dL/dw = mean(2 r x) = 3, dL/db = mean(2 r) = 2.
+    n = Neuron(1, activation="linear", seed=0)
+    n.w[0].data, n.b.data = 2.0, 0.0
+    history = fit(n, [[1.0], [2.0]], [1.0, 3.0], loss="mse", optimizer=SGD(n.parameters(), lr=0.1),
+                  epochs=1, batch_size=2, progress=False)
+    assert n.w[0].data == pytest.approx(2.0 - 0.1 * 3.0, abs=1e-15)
+    assert n.b.data == pytest.approx(0.0 - 0.1 * 2.0, abs=1e-15)
+    assert history.train_loss == [pytest.approx(1.0, abs=1e-15)]
+    assert history.train_accuracy == []  # regression: no accuracy
+
+
+def test_evaluate_by_hand():
+    # z = x: logits 2 and -1 for labels 1 and 0 -> both right; loss = mean(softplus(-2), softplus(-1)).
+    n = Neuron(1, activation="linear", seed=0)
+    n.w[0].data, n.b.data = 1.0, 0.0
+    result = evaluate(n, [[2.0], [-1.0]], [1, 0])
+    expected = (math.log1p(math.exp(-2.0)) + math.log1p(math.exp(-1.0))) / 2
+    assert result.loss == pytest.approx(expected, abs=1e-15)
+    assert result.accuracy == 1.0
+    assert evaluate(n, [[2.0], [-1.0]], [0, 0]).accuracy == 0.5
+
+
+def test_grad_norms_are_the_per_layer_gradient_norms():
+    X, y = moons(16)
+    model, twin = MLP(2, [3, 2, 1], seed=4), MLP(2, [3, 2, 1], seed=4)
+    history = fit(model, X, y, optimizer=SGD(model.parameters(), lr=1e-3), epochs=1, batch_size=16,
+                  grad_norms=True, progress=False, seed=1)
+    # One batch holding every sample: the norms are those of the full-batch gradient at the start.
+    order = list(range(16))
+    random.Random(1).shuffle(order)
+    from nn.losses import binary_cross_entropy_with_logits as bce
+
+    bce(twin([X[i] for i in order]), [float(y[i]) for i in order]).backward()
+    assert list(history.grad_norms) == ["layers.0", "layers.1", "layers.2"]
+    for i, layer in enumerate(twin.layers):
+        expected = math.sqrt(sum(p.grad ** 2 for p in layer.parameters()))
+        assert history.grad_norms[f"layers.{i}"] == [pytest.approx(expected, rel=1e-12)]
+
+
+# -- against a torch replay of the same loop -------------------------------------------------------
+
+torch = pytest.importorskip("torch", reason="torch is optional; the replay oracle needs it")
+from nn.interop import to_torch  # noqa: E402
+
+
+def torch_replay(module, X, y, opt, epochs, batch_size, seed, loss_fn):
+    """fit's loop written with torch: the same shuffles (random.Random(seed)) and batch means."""
+    rng = random.Random(seed)
+    Xt, yt = torch.tensor(X, dtype=torch.float64), torch.tensor(y)
+    losses = []
+    for _ in range(epochs):
+        order = list(range(len(X)))
+        rng.shuffle(order)
+        total = 0.0
+        for start in range(0, len(X), batch_size):
+            idx = torch.tensor(order[start:start + batch_size])
+            opt.zero_grad()
+            loss = loss_fn(module(Xt[idx]), yt[idx])
+            loss.backward()
+            opt.step()
+            total += loss.item() * len(idx)
+        losses.append(total / len(X))
+    return losses
+
+
+@pytest.mark.parametrize("optim", ["sgd", "adam"])
+def test_fit_follows_torch_on_three_classes(optim):
+    X, y = make_spirals(30, n_classes=3, noise=0.05, seed=2)
+    model = MLP(2, [6, 6, 3], activation="tanh", seed=3)
+    module = to_torch(model)
+    if optim == "sgd":
+        ours, theirs = SGD(model.parameters(), lr=0.1, momentum=0.9), torch.optim.SGD(
+            module.parameters(), lr=0.1, momentum=0.9)
+    else:
+        ours, theirs = Adam(model.parameters(), lr=0.02), torch.optim.Adam(module.parameters(), lr=0.02)
+    history = fit(model, X, y, optimizer=ours, epochs=4, batch_size=7, seed=5, progress=False)
+    expected = torch_replay(module, X, y, theirs, 4, 7, 5, torch.nn.functional.cross_entropy)
+    assert history.train_loss == pytest.approx(expected, rel=1e-10)
+    ours_w = [w.data for layer in model.layers for n in layer.neurons for w in [*n.w, n.b]]
+    theirs_w = [v for lin in module.linears
+                for row, b in zip(lin.weight.tolist(), lin.bias.tolist()) for v in [*row, b]]
+    assert ours_w == pytest.approx(theirs_w, rel=1e-9, abs=1e-12)
+
+
+def test_fit_with_batchnorm_follows_torch():
+    # 17 samples in batches of 8: the last batch of 1 is folded into the one before (BatchNorm1d needs 2).
+    X, y = moons(17, seed=3)
+    model = MLP(2, [5, 5, 1], seed=2, batchnorm=True)
+    module = to_torch(model)
+    history = fit(model, X, y, optimizer=SGD(model.parameters(), lr=0.1), epochs=2, batch_size=8, seed=0,
+                  progress=False)
+    opt = torch.optim.SGD(module.parameters(), lr=0.1)
+    rng = random.Random(0)
+    Xt, yt = torch.tensor(X, dtype=torch.float64), torch.tensor(y, dtype=torch.float64)
+    for _ in range(2):
+        order = list(range(17))
+        rng.shuffle(order)
+        for idx in (order[:8], order[8:]):
+            opt.zero_grad()
+            out = module(Xt[torch.tensor(idx)])[:, 0]
+            torch.nn.functional.binary_cross_entropy_with_logits(out, yt[torch.tensor(idx)]).backward()
+            opt.step()
+    assert history.epochs == 2
+    assert model.norms[0].running_mean == pytest.approx(module.norms[0].running_mean.tolist(), rel=1e-9)
+    assert [n.b.data for n in model.layers[0].neurons] == pytest.approx(
+        module.linears[0].bias.tolist(), rel=1e-9, abs=1e-12)
+
+
+# -- history and stopping rules --------------------------------------------------------------------
+
+
+def test_history_lengths_and_validation_split():
+    X, y = moons(40)
+    history = fit(MLP(2, [4, 1], seed=0), X, y, epochs=3, batch_size=10, val_split=0.25, progress=False)
+    assert isinstance(history, History)
+    assert history.epochs == 3
+    for series in (history.train_loss, history.train_accuracy, history.val_loss, history.val_accuracy):
+        assert len(series) == 3
+    assert all(0.0 <= a <= 1.0 for a in history.train_accuracy + history.val_accuracy)
+    assert history.grad_norms == {}
+    assert history.stop_reason == "epochs"
+
+
+def test_validation_data_is_scored_each_epoch_in_eval_mode():
+    X, y = moons(40)
+    Xv, yv = moons(20, seed=9)
+    model = MLP(2, [4, 1], seed=0)
+    history = fit(model, X, y, epochs=2, validation_data=(Xv, yv), progress=False)
+    assert history.val_loss[-1] == pytest.approx(evaluate(model, Xv, yv).loss, abs=1e-15)
+    assert model.training  # fit leaves the model in training mode
+
+
+def test_early_stopping_restores_the_best_weights():
+    # Validation labels are the training labels flipped: learning the training set makes the
+    # validation loss worse from the first epoch on, so epoch 1 stays best.
+    X, y = moons(40)
+    flipped = [1 - t for t in y]
+    model = MLP(2, [4, 1], seed=0)
+    history = fit(model, X, y, epochs=20, batch_size=10, validation_data=(X, flipped), patience=2,
+                  optimizer=SGD(model.parameters(), lr=0.1), progress=False)
+    assert history.stop_reason == "early_stopping"
+    assert history.best_epoch == 1
+    assert history.epochs == 3
+    assert history.val_loss[1] > history.val_loss[0] and history.val_loss[2] > history.val_loss[0]
+    after_one = MLP(2, [4, 1], seed=0)
+    fit(after_one, X, y, epochs=1, batch_size=10, optimizer=SGD(after_one.parameters(), lr=0.1),
+        progress=False)
+    assert model.state_dict() == after_one.state_dict()
+
+
+def test_target_loss_stops_training():
+    X, y = moons(40)
+    history = fit(MLP(2, [8, 1], seed=0), X, y, epochs=200, batch_size=10, target_loss=0.3, progress=False)
+    assert history.stop_reason == "target_loss"
+    assert history.train_loss[-1] <= 0.3 < history.train_loss[-2]
+    assert history.epochs < 200
+
+
+def test_progress_bar_on_stderr_and_off(capsys):
+    X, y = moons(20)
+    fit(MLP(2, [4, 1], seed=0), X, y, epochs=2, batch_size=10, progress=True)
+    err = capsys.readouterr().err
+    assert "epoch 1/2" in err and "epoch 2/2" in err and "2/2 loss" in err and "#" in err
+    fit(MLP(2, [4, 1], seed=0), X, y, epochs=2, batch_size=10, progress=False)
+    captured = capsys.readouterr()
+    assert captured.err == "" and captured.out == ""
+
+
+@pytest.mark.parametrize("loss, labels", [("hinge", [0, 1]), ("binary_cross_entropy_with_logits", [0, 1])])
+def test_binary_losses_report_accuracy(loss, labels):
+    X, y = moons(40)
+    history = fit(MLP(2, [8, 1], seed=0), X, y, loss=loss, epochs=15, batch_size=10, progress=False)
+    assert history.train_loss[-1] < history.train_loss[0]
+    assert history.train_accuracy[-1] > 0.8
+
+
+def test_sigmoid_output_defaults_to_binary_cross_entropy():
+    X, y = moons(40)
+    default = fit(MLP(2, [8, 1], output_activation="sigmoid", seed=0), X, y, epochs=3, progress=False)
+    named = fit(MLP(2, [8, 1], output_activation="sigmoid", seed=0), X, y, epochs=3, progress=False,
+                loss="binary_cross_entropy")
+    logits = fit(MLP(2, [8, 1], output_activation="sigmoid", seed=0), X, y, epochs=3, progress=False,
+                 loss="binary_cross_entropy_with_logits")
+    assert default.train_loss == named.train_loss != logits.train_loss
+
+
+def test_custom_loss_function():
+    X, y = moons(20)
+    model = MLP(2, [4, 2], seed=0)
+
+    def loss(outputs, targets):
+        from nn.losses import cross_entropy
+
+        return cross_entropy(outputs, targets)
+
+    history = fit(model, X, y, loss=loss, epochs=3, batch_size=10, progress=False)
+    assert len(history.train_accuracy) == 3  # several outputs with int labels: accuracy by argmax
+
+
+# -- bad input: a clear error and no update --------------------------------------------------------
+
+
+def bad_cases():
+    X, y = moons(10)
+    return [
+        ({"X": [[0.0, 1.0, 2.0]] + X[1:]}, ValueError, r"X\[0\] has 3 features but the model takes 2"),
+        ({"X": [[0.0, "a"]] + X[1:]}, TypeError, r"X\[0\]\[1\] is str"),
+        ({"X": [[0.0, True]] + X[1:]}, TypeError, r"X\[0\]\[1\] is bool"),
+        ({"X": [[0.0, math.nan]] + X[1:]}, ValueError, "finite"),
+        ({"X": [], "y": []}, ValueError, "empty dataset"),
+        ({"y": y[:-1]}, ValueError, "9 labels"),
+        ({"y": [2] + y[1:]}, ValueError, r"y\[0\] is 2.*labels must be 0 or 1"),
+        ({"y": [0.5] + y[1:]}, TypeError, "int class label"),
+        ({"loss": "cross_entropy"}, ValueError, "one output per class"),
+        ({"loss": "nope"}, ValueError, "unknown loss"),
+        ({"epochs": 0}, ValueError, "epochs must be >= 1"),
+        ({"batch_size": 0}, ValueError, "batch_size"),
+        ({"val_split": 1.5}, ValueError, "val_split"),
+        ({"val_split": 0.2, "validation_data": (X, y)}, ValueError, "not both"),
+        ({"validation_data": ([[0.0]], [0])}, ValueError, "validation X"),
+        ({"optimizer": SGD([Value(0.0)], lr=0.1)}, ValueError, "none of this model's parameters"),
+        ({"optimizer": "adam"}, TypeError, "optimizer"),
+        ({"patience": 0}, ValueError, "patience"),
+        ({"max_grad_norm": -1.0}, ValueError, "max_grad_norm"),
+    ]
+
+
+@pytest.mark.parametrize("change, error, match", bad_cases())
+def test_bad_input_raises_before_any_update(change, error, match):
+    X, y = moons(10)
+    model = MLP(2, [3, 1], seed=0)
+    before = model.state_dict()
+    kwargs = {"X": X, "y": y, "epochs": 2, "batch_size": 5, "progress": False, **change}
+    with pytest.raises(error, match=match):
+        fit(model, kwargs.pop("X"), kwargs.pop("y"), **kwargs)
+    assert model.state_dict() == before
+
+
+def test_label_outside_the_classes():
+    X, y = make_spirals(12, n_classes=3, seed=0)
+    model = MLP(2, [4, 3], seed=0)
+    before = model.state_dict()
+    with pytest.raises(ValueError, match=r"y\[0\] is class 3, outside the model's 3 classes"):
+        fit(model, X, [3] + y[1:], progress=False)
+    with pytest.raises(ValueError, match="class -1"):
+        evaluate(model, X, [-1] + y[1:])
+    assert model.state_dict() == before
+
+
+def test_learning_rate_must_be_positive():
+    model = MLP(2, [3, 1], seed=0)
+    with pytest.raises(ValueError, match="lr must be > 0"):
+        fit(model, *moons(10), optimizer=SGD(model.parameters(), lr=0.0), progress=False)
+
+
+def test_not_a_module():
+    with pytest.raises(TypeError, match="nn.Module"):
+        fit(lambda x: x, *moons(10))
+
+
+# -- nan / inf during training ---------------------------------------------------------------------
+
+
+def test_nan_loss_stops_and_restores_the_last_good_weights():
+    X, y = moons(40)
+    model = MLP(2, [4, 1], seed=0)
+    seen = []
+
+    def loss(outputs, targets):
+        seen.append(model.state_dict())
+        value = mse(outputs, targets)
+        return value * math.nan if len(seen) == 3 else value
+
+    with pytest.warns(RuntimeWarning, match=r"loss became nan at epoch 1, batch 3 of 4"):
+        history = fit(model, X, y, loss=loss, epochs=5, batch_size=10, progress=False)
+    assert history.stop_reason == "non_finite" and "epoch 1, batch 3" in history.message
+    assert history.epochs == 0
+    # Batch 2's weights gave a finite loss and finite grads; batch 3's weights (after step 2) did not.
+    assert model.state_dict() == seen[1]
+    assert seen[1] != seen[2]
+
+
+def test_nan_gradient_stops_before_the_step():
+    X, y = moons(20)
+    model = MLP(2, [4, 1], seed=0)
+    before = model.state_dict()
+
+    def loss(outputs, targets):
+        # sqrt(0 * out) is 0 but its derivative is inf * 0 = nan: a finite loss with a nan gradient
+        return mse(outputs, targets) + (outputs[0] * 0.0).sqrt()
+
+    with pytest.warns(RuntimeWarning, match=r"gradient became nan or inf at epoch 1, batch 1"):
+        history = fit(model, X, y, loss=loss, epochs=2, batch_size=10, progress=False)
+    assert history.stop_reason == "non_finite"
+    assert model.state_dict() == before
+
+
+def test_exploding_weights_stop_with_a_message_and_finite_weights():
+    # A huge learning rate on squared error: the loss overflows within a few batches.
+    X, y = moons(40)
+    model = MLP(2, [8, 8, 1], seed=0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        history = fit(model, X, [10.0 * t for t in y], loss="mse", epochs=50, batch_size=4,
+                      optimizer=SGD(model.parameters(), lr=5.0), progress=False)
+    assert history.stop_reason == "non_finite"
+    assert any("epoch" in str(w.message) and "batch" in str(w.message) for w in caught)
+    assert all(math.isfinite(v) for v in model.state_dict().values())
+
+
+def test_max_grad_norm_clips_each_step():
+    X, y = moons(40)
+    clipped, free = MLP(2, [8, 8, 1], seed=0), MLP(2, [8, 8, 1], seed=0)
+    targets = [10.0 * t for t in y]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit(free, X, targets, loss="mse", epochs=5, batch_size=4, optimizer=SGD(free.parameters(), lr=0.2),
+            progress=False)
+    history = fit(clipped, X, targets, loss="mse", epochs=5, batch_size=4, max_grad_norm=1.0,
+                  optimizer=SGD(clipped.parameters(), lr=0.2), progress=False)
+    assert history.stop_reason == "epochs"
+    assert all(math.isfinite(v) for v in clipped.state_dict().values())
