@@ -24,6 +24,12 @@ try:
 except ImportError:  # pragma: no cover - depends on the environment
     np = None  # type: ignore[assignment]
 
+# A trace is interpreted for its first GENERATE_AFTER replays, then compiled to Python. CPython compiles
+# the generated code at ~12 us per op (56 us with the backward: ~5 lines per op), and it then replays
+# ~0.5 us (1.0 us) per op faster than the interpreter, so it pays off after ~25 (~55) replays (measured on
+# the 4,801 ops of a digits MLP(64, [32, 10]) sample).
+GENERATE_AFTER = 50
+
 # A compiled function keeps at most this many traces (one per distinct branch, argument shape and static
 # value); past it, calls run eagerly with a warning instead of filling memory.
 MAX_TRACES = 64
@@ -103,6 +109,7 @@ class _Trace:
     def __init__(self, program: Program) -> None:
         self.program = program
         self._replays: dict[bool, Replay] = {}
+        self._interpreted = {False: 0, True: 0}
         self._plan: Any = None
 
     def replay(self, flat: Sequence[float], with_grad: bool, checked: bool) -> Result:
@@ -111,6 +118,9 @@ class _Trace:
             return interpret(p, flat, p.captured, with_grad, checked=True)
         run = self._replays.get(with_grad)
         if run is None:
+            if self._interpreted[with_grad] < GENERATE_AFTER:
+                self._interpreted[with_grad] += 1
+                return interpret(p, flat, p.captured, with_grad, checked=False)
             run = self._replays[with_grad] = generate(p, with_grad)
         try:
             return run(flat, p.captured)
