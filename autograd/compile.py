@@ -197,7 +197,9 @@ class CompiledFunction:
         return self.program.graph
 
     # -- scalar calls -------------------------------------------------------------------------------------
-    def __call__(self, *args: Any) -> Any:
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if kwargs:
+            raise TypeError(f"compiled {self.name} takes positional arguments only, got {sorted(kwargs)}")
         parsed = self._parse(args, "call")
         if parsed is None:
             return self.f(*args)  # Values: run eagerly, so the result can be differentiated further

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any, NamedTuple, Union
 
 from . import value as _value
 from .backprop import toposort
@@ -22,9 +22,10 @@ Spec = Union[None, tuple[type, tuple[Any, ...]]]
 COMPARISONS = ("<", "<=", ">", ">=")
 
 
-@dataclass(frozen=True)
-class Instruction:
+class Instruction(NamedTuple):
     """``slot[out] = op(slot[ins[0]], ..., arg)``: one node of the traced graph."""
+
+    # a NamedTuple, not a frozen dataclass: 5x faster to make, and a trace makes one per node
 
     op: str  # a key of OPS
     out: int
@@ -166,10 +167,9 @@ def _build(
         if i == 0:
             n_backward = sum(1 for node in order if not node.is_leaf)
 
-    input_slot = {leaf: i for i, leaf in enumerate(leaves)}
     names = [leaf.label for leaf in leaves]
     labels = [leaf.label for leaf in leaves]
-    slot: dict[Value, int] = dict(input_slot)
+    slot: dict[Value, int] = {leaf: i for i, leaf in enumerate(leaves)}
     captured: list[Value] = []
     constant_nodes: list[Constant] = []
 
@@ -182,14 +182,19 @@ def _build(
             captured.append(node)
         slot[node] = -1  # numbered below, once all leaves are known
 
-    ops = [node for node in order if not node.is_leaf]
+    ops: list[tuple[Value, tuple[Value, ...]]] = []  # (node, its parents), read once per node
     for node in order:
-        if node.is_leaf:
+        parents = node.parents
+        if not parents:
             leaf_kind(node)
-        else:
-            for parent in node.parents:
-                if type(parent) is Constant:
-                    leaf_kind(parent)
+            continue
+        ops.append((node, parents))
+        for parent in parents:
+            if type(parent) is Constant:
+                leaf_kind(parent)
+    for v in outputs:
+        if type(v) is Constant:
+            leaf_kind(v)  # an output that ignores the inputs (toposort may leave constants out)
     extra_numbers: list[float] = []
     for kind, x, other, _, _ in events:
         if type(x) is Constant:
@@ -223,11 +228,11 @@ def _build(
             n += 1
     instructions: list[Instruction] = []
     position: dict[int, int] = {}  # slot -> index of the instruction that computes it
-    for node in ops:
+    for i, (node, parents) in enumerate(ops):
         slot[node] = n
-        position[n] = len(instructions)
-        instructions.append(Instruction(node.op, n, tuple(slot[p] for p in node.parents), node.arg))
-        names.append(f"v{len(instructions) - 1}")
+        position[n] = i
+        instructions.append(Instruction(node.op, n, tuple([slot[p] for p in parents]), node.arg))
+        names.append(f"v{i}")
         labels.append(node.label)
         n += 1
 

@@ -185,6 +185,16 @@ def test_has_aux_returns_outputs_beside_the_loss_from_one_replay() -> None:
         compile(lambda x: x * 2, has_aux=True).value_and_grad(1.0)
 
 
+def test_outputs_that_are_an_input_a_captured_leaf_or_a_number() -> None:
+    w = Value(3.0)
+    assert compile(lambda x, y: x).value_and_grad(1.0, 2.0) == (1.0, (1.0, 0.0))
+    f = compile(lambda x: w)
+    assert f.backward(5.0) == 3.0 and w.grad == 1.0
+    assert compile(lambda x: 7).value_and_grad(1.0) == (7.0, (0.0,))
+    assert compile(lambda x, y: y).value_and_grad_batch([1.0, 2.0], [3.0, 4.0]) == (
+        [3.0, 4.0], [(0.0, 1.0), (0.0, 1.0)])
+
+
 def test_a_function_of_no_arguments_compiles_and_batches_as_one_sample() -> None:
     params = [Value(0.5), Value(-2.0)]
     reg = compile(lambda: 0.1 * sum(p * p for p in params))
@@ -366,6 +376,8 @@ def test_wrong_argument_types_are_type_errors(bad: Any) -> None:
 def test_other_bad_uses_are_clear_errors() -> None:
     with pytest.raises(TypeError, match="callable"):
         compile(3.0)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="positional arguments only"):
+        compile(lambda x: x)(x=1.0)
     with pytest.raises(TypeError, match="static_argnums"):
         compile(lambda x: x, static_argnums=[-1])
     with pytest.raises(TypeError, match="must return a Value"):
