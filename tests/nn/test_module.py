@@ -314,6 +314,7 @@ def test_missing_file_raises_file_not_found(tmp_path):
 def test_public_exports():
     for name in ["Module", "Neuron", "Layer", "MLP", "BatchNorm1d", "save", "load", "mse", "cross_entropy",
                  "binary_cross_entropy", "binary_cross_entropy_with_logits", "hinge", "softmax",
-                 "log_softmax", "losses", "data", "optim"]:
+                 "log_softmax", "losses", "data", "optim", "SGD", "Adam", "AdamW", "clip_grad_norm", "fit",
+                 "evaluate", "interop", "ModelFileError"]:
         assert hasattr(nn, name), name
         assert name in nn.__all__
