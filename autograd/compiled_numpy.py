@@ -460,7 +460,7 @@ class Plan:
 
 # -- one group as two closures: forward(vals, u, bad, want_grad) -> saved; backward(grads, gu, saved) ------
 # Closures over precomputed slices: the per-group cost is then little more than its NumPy calls (measured:
-# 0.63 vs 0.85 ms per mlp_step batch with generic methods reading the group's fields).
+# 0.24 vs 0.35 ms for mlp_step's forward + backward with generic methods reading the group's fields).
 
 Step = tuple[Callable[..., Any], "Callable[..., None] | None"]
 
@@ -573,14 +573,21 @@ def _sum_step(g: Group) -> Step:
 
 
 def _matmul_step(g: Group) -> Step:
-    o, n = g.out, g.n
+    o, n, m = g.out, g.n, g.terms[0]
     w, h, bias = g.operands
-    read_w, read_h = _reader(w, False), _reader(h, False)
     has_bias = g.terms[1] > 0
 
+    def read_w(vals: Array, u: Array) -> Array:
+        W = w.fetch(vals, u)
+        return W[:, :, 0] if w.kind == RANGE else np.broadcast_to(W, (n, m, 1))[:, :, 0]
+
+    def read_h(vals: Array, u: Array) -> Array:
+        H = h.fetch(vals, u)  # a tiled or repeated read (an input used twice in a sum) has fewer rows
+        return H[0] if h.kind == RANGE else np.broadcast_to(H, (1, m, H.shape[2]))[0]
+
     def forward(vals: Array, u: Array, bad: Array, want_grad: bool) -> Any:
-        W = read_w(vals, u)[:, :, 0]
-        H = read_h(vals, u)[0]
+        W = read_w(vals, u)
+        H = read_h(vals, u)
         out = vals[o:o + n]
         np.matmul(W, H, out=out)
         if has_bias:

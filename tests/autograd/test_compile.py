@@ -195,6 +195,41 @@ def test_outputs_that_are_an_input_a_captured_leaf_or_a_number() -> None:
         [3.0, 4.0], [(0.0, 1.0), (0.0, 1.0)])
 
 
+@pytest.mark.parametrize("case", ["repeated input", "shuffled inputs", "mixed"])
+def test_batched_weighted_sums_with_repeated_or_shuffled_operands(case: str) -> None:
+    # matrix products whose input rows repeat (x twice in a sum) or come out of order, weights shared
+    # between sums, products in either operand order: the read patterns of the batched plan, vs eager
+    w = [Value(0.1 * (i + 1)) for i in range(6)]
+
+    def f(x: Any, y: Any) -> Value:
+        if case == "repeated input":  # out = W @ [x, x] + b
+            a, b = w[0] * x + w[1] * x + w[2], w[3] * x + w[4] * x + w[5]
+        elif case == "shuffled inputs":  # out = W @ [y, x] + b
+            a, b = w[0] * y + w[1] * x + w[2], w[3] * y + w[4] * x + w[5]
+        else:
+            a, b = y * w[5] + x * w[0] + w[1], w[3] * y + w[4] * x + w[2]
+        return (a * b).tanh() + a * a + (x * y + y * x).sin()
+
+    compiled = compile(f)
+    xs, ys = [0.5, -1.0, 2.0, 0.25], [1.5, 0.3, -0.7, 2.0]
+    total = compiled.backward_batch(xs, ys, reduction="sum")
+    got = [p.grad for p in w]
+    for p in w:
+        p.grad = 0.0
+    eager = sum(f(Value(x), Value(y)) for x, y in zip(xs, ys))
+    eager.backward()
+    assert close(total, eager.data, rel=1e-14)
+    assert all(close(a, p.grad, rel=1e-13) for a, p in zip(got, w))
+    values, grads = compiled.value_and_grad_batch(xs, ys)
+    for x, y, v, g in zip(xs, ys, values, grads):
+        ev, eg = eager_value_and_grads(f, x, y)
+        assert close(v, ev, rel=1e-14) and all(close(a, b, rel=1e-13) for a, b in zip(g, eg))
+    kinds = {(g.op, o.kind) for g in compiled._last.plan.groups for o in g.operands[1:2]}  # type: ignore
+    expected = {"repeated input": ("matmul", "repeat"), "shuffled inputs": ("matmul", "gather"),
+                "mixed": ("mul", "gather")}[case]
+    assert expected in kinds
+
+
 def test_a_function_of_no_arguments_compiles_and_batches_as_one_sample() -> None:
     params = [Value(0.5), Value(-2.0)]
     reg = compile(lambda: 0.1 * sum(p * p for p in params))
