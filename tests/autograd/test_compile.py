@@ -230,6 +230,37 @@ def test_batched_weighted_sums_with_repeated_or_shuffled_operands(case: str) -> 
     assert expected in kinds
 
 
+@settings(max_examples=25)
+@given(
+    sizes=st.lists(st.integers(1, 4), min_size=2, max_size=4),
+    activation=st.sampled_from(["relu", "tanh", "sigmoid", "leaky_relu", "linear"]),
+    batch=st.integers(1, 6),
+    seed=st.integers(0, 1000),
+)
+def test_random_mlps_batched_backward_matches_eager(sizes: list[int], activation: str, batch: int,
+                                                    seed: int) -> None:
+    import nn
+
+    model = nn.MLP(sizes[0], sizes[1:], activation, seed=seed)
+    params = model.parameters()
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(batch, sizes[0])).tolist()
+
+    def loss(x: Any) -> Value:
+        out = model(x)
+        outs = out if isinstance(out, list) else [out]
+        return sum((o - 0.5) * (o - 0.5) for o in outs) + 1e-2 * sum(p * p for p in params)
+
+    total = compile(loss).backward_batch(X)
+    got = [p.grad for p in params]
+    for p in params:
+        p.grad = 0.0
+    eager = sum(loss(x) for x in X) / batch
+    eager.backward()
+    assert close(total, eager.data, rel=1e-12)
+    assert all(close(a, p.grad, rel=1e-10, abs_=1e-13) for a, p in zip(got, params))
+
+
 def test_a_function_of_no_arguments_compiles_and_batches_as_one_sample() -> None:
     params = [Value(0.5), Value(-2.0)]
     reg = compile(lambda: 0.1 * sum(p * p for p in params))
