@@ -345,3 +345,55 @@ def test_max_grad_norm_clips_each_step():
                   optimizer=SGD(clipped.parameters(), lr=0.2), progress=False)
     assert history.stop_reason == "epochs"
     assert all(math.isfinite(v) for v in clipped.state_dict().values())
+
+
+# -- compile=True: the same training, replayed -----------------------------------------------------
+
+
+@pytest.mark.parametrize("loss, nouts, labels", [
+    (None, [6, 3], "classes"),
+    ("hinge", [6, 1], "binary"),
+    ("mse", [6, 2], "vectors"),
+])
+def test_compiled_fit_matches_eager(loss, nouts, labels):
+    X, y = make_spirals(36, n_classes=3 if labels == "classes" else 2, noise=0.05, seed=1)
+    if labels == "vectors":
+        y = [[float(t), -float(t)] for t in y]
+    runs = []
+    for compiled in (False, True):
+        model = MLP(2, nouts, activation="tanh", seed=2)
+        history = fit(model, X, y, loss=loss, optimizer=Adam(model.parameters(), lr=0.02), epochs=3,
+                      batch_size=8, val_split=0.25, grad_norms=True, progress=False, compile=compiled)
+        runs.append((model.state_dict(), history))
+    (eager_state, eager), (compiled_state, compiled) = runs
+    assert compiled_state == pytest.approx(eager_state, rel=1e-12, abs=1e-14)
+    assert compiled.train_loss == pytest.approx(eager.train_loss, rel=1e-12)
+    assert compiled.val_loss == pytest.approx(eager.val_loss, rel=1e-12)
+    assert compiled.train_accuracy == eager.train_accuracy
+    assert compiled.val_accuracy == eager.val_accuracy
+    for name in eager.grad_norms:
+        assert compiled.grad_norms[name] == pytest.approx(eager.grad_norms[name], rel=1e-12)
+
+
+def test_compile_refuses_batchnorm_before_any_update():
+    model = MLP(2, [4, 4, 1], batchnorm=True, seed=0)
+    before = model.state_dict()
+    with pytest.raises(ValueError, match="BatchNorm1d"):
+        fit(model, *moons(10), compile=True, progress=False)
+    with pytest.raises(TypeError, match="compile must be True or False"):
+        fit(model, *moons(10), compile="yes", progress=False)
+    assert model.state_dict() == before
+
+
+def test_compiled_fit_stops_on_a_nan_gradient():
+    X, y = moons(20)
+    model = MLP(2, [4, 1], seed=0)
+    before = model.state_dict()
+
+    def loss(outputs, targets):
+        return mse(outputs, targets) + (outputs[0] * 0.0).sqrt()
+
+    with pytest.warns(RuntimeWarning, match=r"epoch 1, batch 1"):
+        history = fit(model, X, y, loss=loss, epochs=2, batch_size=10, progress=False, compile=True)
+    assert history.stop_reason == "non_finite"
+    assert model.state_dict() == before
