@@ -3,8 +3,8 @@
 Every accuracy is measured on the whole test split of a seeded ``train_test_split`` (never seen in
 training), with the model trained on the whole train split. Digits and faces train with
 ``fit(compile=True)`` (the same numbers as eager mode, several times faster); two moons trains eagerly.
-The configurations were chosen on a PyTorch replica over 6 seeds (worst / mean test accuracy in each
-docstring), so seed 0 is not a lucky pick.
+Each docstring gives the worst / mean test accuracy over seeds 0..5 (``benchmarks/accuracy.py``), so
+seed 0 is not a lucky pick.
 """
 
 import pytest
