@@ -93,7 +93,9 @@ class _Task:
 
     def correct(self, outputs: list[Any], labels: Sequence[Any]) -> int | None:
         """Number of right predictions, or None when accuracy means nothing for this task."""
-        if self.kind == "classes" or (self.kind == "custom" and self.width > 1):
+        if self.kind == "custom" and not (self.width > 1 and all(_is_label(t) for t in labels)):
+            return None  # a custom loss: accuracy by argmax only for several outputs and int labels
+        if self.kind in ("classes", "custom"):
             hits = 0
             for out, t in zip(outputs, labels):
                 scores = [float(v) for v in out]
@@ -105,8 +107,8 @@ class _Task:
 
     def check_labels(self, y: Sequence[Any], name: str) -> None:
         for i, t in enumerate(y):
-            if self.kind in ("classes", "binary") or (self.kind == "custom" and self.width > 1):
-                if isinstance(t, bool) or not isinstance(t, numbers.Integral):
+            if self.kind in ("classes", "binary"):
+                if not _is_label(t):
                     raise TypeError(f"{name}[{i}] must be an int class label, got {type(t).__name__} ({t!r})")
                 if self.kind == "binary":
                     allowed = (-1, 0, 1) if self.name == "hinge" else (0, 1)
@@ -123,6 +125,10 @@ class _Task:
                     )
             elif self.kind == "regression":
                 _check_target(t, self.width, f"{name}[{i}]")
+
+
+def _is_label(t: object) -> bool:
+    return isinstance(t, numbers.Integral) and not isinstance(t, bool)
 
 
 def _check_target(t: object, width: int, where: str) -> None:

@@ -220,6 +220,10 @@ def test_custom_loss_function():
 
     history = fit(model, X, y, loss=loss, epochs=3, batch_size=10, progress=False)
     assert len(history.train_accuracy) == 3  # several outputs with int labels: accuracy by argmax
+    # a custom regression loss on vector targets: labels are the loss's business, no accuracy
+    vectors = [[float(t), 1.0 - t] for t in y]
+    history = fit(MLP(2, [4, 2], seed=0), X, vectors, loss=mse, epochs=2, batch_size=10, progress=False)
+    assert history.train_accuracy == [] and len(history.train_loss) == 2
 
 
 # -- bad input: a clear error and no update --------------------------------------------------------
