@@ -25,41 +25,77 @@ def toposort(root: Value) -> list[Value]:
     >>> [n.label or n.op for n in toposort(x * x + x)]
     ['x', 'mul', 'add']
     """
+    reached: list[Value] = []
+    try:
+        return _walk(root, reached)
+    finally:
+        _release(reached)
+
+
+# During a pass each reached node holds ∂root/∂node in its ``_adjoint`` slot (None outside a pass), which
+# also marks it visited: no dict of adjoints, no visited set (measured 19.9 vs 34.0 ms backward for the
+# 65,614-node mlp_step graph). Every pass sets them fresh and resets them in ``finally``.
+# NOTE: two passes over the same nodes at once (threads) would mix their adjoints; run them in turn.
+_OPEN = object()  # the mark of a node whose parents are still being walked
+
+
+def _walk(root: Value, reached: list[Value]) -> list[Value]:
+    """``toposort(root)``; appends every node it marks (``_adjoint = 0.0``), constants too, to ``reached``.
+
+    Depth first with an explicit stack. The first visit *opens* a node: it goes back on the stack under
+    its parents. The second visit, once all of them are in the order, closes it and appends it (one push
+    and pop per node fewer than an end-marker entry: 19.9 vs 21.3 ms backward for the mlp_step graph).
+    """
     order: list[Value] = []
-    visited: set[Value] = set()
-    # Each entry is (node, parents_done); a node is emitted once all its parents have been.
-    stack: list[tuple[Value, bool]] = [(root, False)]
+    stack: list[Value] = [root]
     while stack:
-        node, parents_done = stack.pop()
-        if parents_done:
+        node = stack.pop()
+        mark = node._adjoint
+        if mark is None:
+            reached.append(node)  # before marking: an interrupt in between leaves no stale mark
+            x = node.x
+            if x is None:  # a leaf: nothing to wait for
+                node._adjoint = 0.0
+                if type(node) is not Constant:
+                    order.append(node)
+                continue
+            node._adjoint = _OPEN
+            stack.append(node)
+            y = node.y
+            if y is not None and y._adjoint is None:
+                stack.append(y)
+            if x._adjoint is None:
+                stack.append(x)  # pushed last, visited first: operand order
+        elif mark is _OPEN:
+            node._adjoint = 0.0
             order.append(node)
-            continue
-        if node in visited:
-            continue
-        visited.add(node)
-        stack.append((node, True))
-        for parent in reversed(node.parents):
-            if parent not in visited and type(parent) is not Constant:
-                stack.append((parent, False))
+        # else: a second copy of a node already closed (two children pushed it)
     return order
 
 
-def _sweep(root: Value, seed: Any) -> dict[Value, Any]:
-    """Adjoints ∂root/∂node for every node, computed fresh (never read from ``.grad``)."""
-    adjoint: dict[Value, Any] = {root: seed}
-    get = adjoint.get
-    for node in reversed(toposort(root)):
-        g = adjoint[node]
-        for parent, local in zip(node.parents, node.local_grads):
-            adjoint[parent] = get(parent, 0.0) + local * g
-    return adjoint
+def _release(reached: list[Value]) -> None:
+    for node in reached:
+        node._adjoint = None
 
 
-def _sweep_checked(root: Value) -> dict[Value, float]:
+def _sweep(order: list[Value], root: Value) -> None:
+    """The reverse sweep: each node, children first, passes its adjoint times the local derivatives on."""
+    root._adjoint = 1.0
+    for node in reversed(order):
+        x = node.x
+        if x is not None:  # a leaf passes nothing on
+            g = node._adjoint
+            x._adjoint += node.dx * g
+            y = node.y
+            if y is not None:
+                y._adjoint += node.dy * g
+
+
+def _sweep_checked(order: list[Value], root: Value) -> None:
     """The same sweep, raising at the first edge whose contribution is nan or inf (detect_anomaly)."""
-    adjoint: dict[Value, float] = {root: 1.0}
-    for node in reversed(toposort(root)):
-        g = adjoint[node]
+    root._adjoint = 1.0
+    for node in reversed(order):
+        g = node._adjoint
         for i, (parent, local) in enumerate(zip(node.parents, node.local_grads)):
             contribution = local * g
             if not math.isfinite(contribution):
@@ -69,16 +105,21 @@ def _sweep_checked(root: Value) -> dict[Value, float]:
                     f"data={node.data!r}) for its parent {i} (data={parent.data!r}): local "
                     f"derivative {local!r} times upstream grad {g!r}"
                 )
-            adjoint[parent] = adjoint.get(parent, 0.0) + contribution
-    return adjoint
+            parent._adjoint += contribution
 
 
 def backward(root: Value) -> None:
     """Add ∂root/∂node to ``node.grad`` for every node reached; constants get none."""
-    adjoint = _sweep_checked(root) if _anomaly_mode else _sweep(root, 1.0)
-    for node, g in adjoint.items():
-        if type(node) is not Constant:
-            node.grad += g
+    # The cyclic GC is left running: backward allocates no GC-tracked object per node, so pausing it
+    # here measured no gain (20.9 ms paused, 19.9 ms not, for the mlp_step graph).
+    reached: list[Value] = []
+    try:
+        order = _walk(root, reached)
+        (_sweep_checked if _anomaly_mode else _sweep)(order, root)
+        for node in order:
+            node.grad += node._adjoint
+    finally:
+        _release(reached)
 
 
 def _local_values(node: Value) -> tuple[Value, ...]:
@@ -147,8 +188,12 @@ def gradients(
             raise RuntimeError("gradients(create_graph=True) cannot record a graph inside no_grad()")
         adjoint_v = _sweep_graph(root, inputs)
         return tuple(adjoint_v.get(x, Constant(0.0)) for x in inputs)
-    adjoint = _sweep_checked(root) if _anomaly_mode else _sweep(root, 1.0)
-    return tuple(float(adjoint.get(x, 0.0)) for x in inputs)
+    reached: list[Value] = []
+    try:
+        (_sweep_checked if _anomaly_mode else _sweep)(_walk(root, reached), root)
+        return tuple(0.0 if x._adjoint is None else float(x._adjoint) for x in inputs)
+    finally:
+        _release(reached)
 
 
 @contextmanager
