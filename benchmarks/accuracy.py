@@ -72,7 +72,7 @@ def gradient_ratios(seeds: int) -> None:
     cases: list[tuple[str, dict[str, Any], str]] = [
         ("plain / output layer", {}, "layers.9"),
         ("residual / output layer", {"residual": True}, "layers.9"),
-        ("residual / last sigmoid layer", {"residual": True}, "layers.8"),
+        ("residual / last hidden layer", {"residual": True}, "layers.8"),
         ("batchnorm / output layer", {"batchnorm": True}, "layers.9"),
     ]
     for label, extra, last in cases:

@@ -152,7 +152,8 @@ def _torch_mlp_class(torch: Any) -> Any:
     functions = {"relu": torch.relu, "tanh": torch.tanh, "sigmoid": torch.sigmoid, "linear": None}
 
     class ChainruleMLP(torch.nn.Module):  # type: ignore[misc, name-defined]
-        """nn.MLP in PyTorch: Linear layers, activations, optional BatchNorm1d and residual additions."""
+        """nn.MLP in PyTorch: Linear layers, activations, optional BatchNorm1d and pre-activation residual
+        blocks."""
 
         def __init__(self, config: dict[str, Any]) -> None:
             super().__init__()
@@ -183,6 +184,8 @@ def _torch_mlp_class(torch: Any) -> Any:
             return functions[name]
 
         def forward(self, x: Any) -> Any:
+            if self.chainrule_config["residual"]:
+                return self._forward_preact(x)
             last = len(self.linears) - 1
             for i, (linear, act, skip) in enumerate(zip(self.linears, self.activations, self.skip)):
                 out = linear(x)
@@ -192,5 +195,23 @@ def _torch_mlp_class(torch: Any) -> Any:
                     out = self.norms[i](out)
                 x = x + out if skip else out
             return x
+
+        def _forward_preact(self, z: Any) -> Any:
+            # As nn.MLP(residual=True): each hidden activation (after its BatchNorm1d) is applied where
+            # the next layer reads, z = z + W act(bn(z)) + b, so the skip path carries z unchanged.
+            last = len(self.linears) - 1
+            for i, (linear, skip) in enumerate(zip(self.linears, self.skip)):
+                reads = z
+                if i > 0:
+                    if self.norms:
+                        reads = self.norms[i - 1](reads)
+                    act = self.activations[i - 1]
+                    if act is not None:
+                        reads = act(reads)
+                out = linear(reads)
+                if i == last and self.activations[last] is not None:
+                    out = self.activations[last](out)
+                z = z + out if skip else out
+            return z
 
     return ChainruleMLP

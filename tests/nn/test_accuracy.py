@@ -74,13 +74,10 @@ def test_deep_sigmoid_gradients_vanish():
 
 
 def test_residual_connections_keep_the_gradient():
+    """Pre-activation residual blocks (6 seeds: 0.20 to 1.31 of the output layer's gradient norm)."""
     plain, residual = first_to_last({}), first_to_last({"residual": True})
-    # Against the last sigmoid layer, the identity paths keep a third of the gradient (0.34).
+    assert residual > 0.10
     assert first_to_last({"residual": True}, last="layers.8") > 0.10
-    # NOTE: against the linear output layer the ratio is 0.046: each sigmoid block adds its output
-    # (mean 0.5) to the skip path, so the output layer's inputs, and with them its weight gradients,
-    # grow with depth. It is still ~10,000 times the plain network's ratio.
-    assert residual > 0.01
     assert residual > 1000 * plain
 
 

@@ -17,8 +17,11 @@ CONFIGS = [
     {"nouts": [4, 4, 2], "activation": "leaky_relu", "negative_slope": 0.2},
     {"nouts": [4, 4, 4, 2], "batchnorm": True},
     {"nouts": [4, 4, 4, 1], "activation": "tanh", "batchnorm": True, "residual": True},
+    {"nouts": [4, 4, 5, 5, 1], "activation": "leaky_relu", "output_activation": "sigmoid", "residual": True,
+     "negative_slope": 0.2},
 ]
-IDS = ["relu", "tanh-residual", "sigmoid-out", "leaky", "batchnorm", "batchnorm-residual"]
+IDS = ["relu", "tanh-residual", "sigmoid-out", "leaky", "batchnorm", "batchnorm-residual",
+       "leaky-residual-out"]
 
 
 def batch(n=6, nin=3, seed=0):
