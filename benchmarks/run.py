@@ -1,0 +1,96 @@
+"""Run the benchmark suite: one process per workload, then write benchmarks/RESULTS.md.
+
+    python benchmarks/run.py                  # every workload, a few minutes on 2 cores
+    python benchmarks/run.py --full           # also chain at 10^7 (this engine), longer runs
+    python benchmarks/run.py --only mlp_step  # some workloads (RESULTS.md keeps the others' last figures)
+
+Raw figures go to benchmarks/results.json too. A run without --full carries the last --full run's 10^7
+chain over (marked with its date), so RESULTS.md always shows it once it has been measured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import report  # noqa: E402
+from workloads import CHAIN_FULL_DEPTH, WORKLOADS  # noqa: E402
+
+ORDER = ["chain", "mlp_step", "fanin", "memory", "digits_epoch"]
+
+
+def run_workload(name: str, full: bool) -> dict[str, Any]:
+    """Run one workload in a fresh interpreter; its progress streams to stderr, its result is JSON."""
+    command = [sys.executable, str(HERE / "workloads.py"), name, *(["--full"] if full else [])]
+    done = subprocess.run(command, stdout=subprocess.PIPE, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"workload {name} failed (exit status {done.returncode}); see its output above")
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def carry_over_full_chain(chain: dict[str, Any], previous: dict[str, Any] | None) -> None:
+    """Add the 10^7 chain row of the last --full run to a chain result that has none."""
+    deep = f"{CHAIN_FULL_DEPTH:,}"
+    if any(r["case"] == deep for r in chain["rows"]) or not previous:
+        return
+    old = next((r for r in previous.get("chain", {}).get("rows", [])
+                if r["engine"] == "chainrule" and r["case"].startswith(deep)), None)
+    if old is None:
+        return
+    when = previous["chain"].get("date", "an earlier run")
+    carried = dict(old, case=f"{deep} (--full run of {when})" if "(" not in old["case"] else old["case"])
+    rows = chain["rows"]
+    last_ours = max(i for i, r in enumerate(rows) if r["engine"] == "chainrule")
+    rows.insert(last_ours + 1, carried)
+    chain["checks"]["chain_1e7_completes"] = isinstance(old["values"].get("total_ns"), float)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--full", action="store_true", help="include the long cases (chain 10^7)")
+    parser.add_argument("--only", nargs="+", choices=ORDER, metavar="WORKLOAD",
+                        help=f"run only these workloads ({', '.join(ORDER)})")
+    parser.add_argument("--out", type=Path, default=HERE / "RESULTS.md", help="the markdown to write")
+    args = parser.parse_args(argv)
+    assert set(ORDER) == set(WORKLOADS)
+
+    raw_path = args.out.with_name("results.json")
+    previous: dict[str, Any] = json.loads(raw_path.read_text()) if raw_path.exists() else {}
+    results = dict(previous)
+    failures = []
+    start = time.perf_counter()
+    for name in args.only or ORDER:
+        print(f"== {name}", file=sys.stderr, flush=True)
+        try:
+            result = run_workload(name, args.full)
+        except RuntimeError as error:
+            failures.append(str(error))
+            results.pop(name, None)
+            continue
+        result["date"] = datetime.date.today().isoformat()
+        if name == "chain":
+            carry_over_full_chain(result, previous)
+        results[name] = result
+    ordered = [results[name] for name in ORDER if name in results]
+    command = "python benchmarks/run.py" + (" --full" if args.full else "") + (
+        f" --only {' '.join(args.only)}" if args.only else "")
+    args.out.write_text(report.render(ordered, failures, command))
+    raw_path.write_text(json.dumps(results, indent=1) + "\n")
+    print("\n".join(report.targets(ordered)))
+    print(f"wrote {args.out} and {raw_path} in {time.perf_counter() - start:.0f} s", file=sys.stderr)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
