@@ -102,7 +102,8 @@ def _sweep_checked(order: list[Value], root: Value) -> None:
                 where = f"node {node.label!r}" if node.label else "an unlabelled node"
                 raise FloatingPointError(
                     f"detect_anomaly: backward produced {contribution!r} at op {node.op!r} ({where}, "
-                    f"data={node.data!r}) for its parent {i} (data={parent.data!r}): local "
+                    f"data={node.data!r}) for its parent {i} "
+                    f"({f'{parent.label!r}, ' if parent.label else ''}data={parent.data!r}): local "
                     f"derivative {local!r} times upstream grad {g!r}"
                 )
             parent._adjoint += contribution
@@ -180,6 +181,10 @@ def gradients(
     """
     if not isinstance(root, Value):
         raise TypeError(f"gradients: root must be a Value, got {type(root).__name__}")
+    if isinstance(inputs, Value):
+        raise TypeError(
+            "gradients: inputs must be a sequence of Values; for one input write gradients(root, [x])"
+        )
     for i, x in enumerate(inputs):
         if not isinstance(x, Value):
             raise TypeError(f"gradients: inputs[{i}] must be a Value, got {type(x).__name__}")

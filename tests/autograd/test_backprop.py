@@ -370,3 +370,9 @@ def test_detect_anomaly_passes_finite_graphs_unchanged() -> None:
     expected = math.exp(math.sin(0.16)) * math.cos(0.16) * 0.8
     assert close(x.grad, expected)
     assert close(g[0], expected)
+
+
+def test_detect_anomaly_names_the_parent_label_too() -> None:
+    w = Value(0.0, label="w")
+    with detect_anomaly(), pytest.raises(FloatingPointError, match=r"'sqrt'.*'w', data=0.0"):
+        w.sqrt().backward()

@@ -192,3 +192,9 @@ def test_arithmetic_on_an_inf_the_caller_passed_is_not_an_overflow() -> None:
     inf = float("inf")
     assert (Value(inf) * 2).data == inf
     assert math.isnan((Value(inf) - inf).data)
+
+
+def test_gradients_with_one_bare_value_says_to_pass_a_list() -> None:
+    x = Value(2.0)
+    with pytest.raises(TypeError, match=r"gradients\(root, \[x\]\)"):
+        gradients(x * x, x)  # type: ignore[arg-type]
