@@ -451,8 +451,12 @@ def draw_graph(
     Building the Digraph needs only the graphviz Python package; rendering needs Graphviz's ``dot``, and
     without it raises an error that says how to install it.
     """
+    if not isinstance(root, Value) and isinstance(getattr(root, "graph", None), Value):
+        root = root.graph  # a compiled function (autograd.compile) or its program: draw the traced graph
     if not isinstance(root, Value):
-        raise TypeError(f"draw_graph needs a Value (the root of a graph), got {type(root).__name__}")
+        raise TypeError(
+            f"draw_graph needs a Value (a graph's root) or a compiled function, got {type(root).__name__}"
+        )
     if rankdir not in _RANKDIRS:
         raise ValueError(f"rankdir must be one of {', '.join(_RANKDIRS)}, got {rankdir!r}")
     if max_nodes is not None and (not isinstance(max_nodes, int) or max_nodes < 1):

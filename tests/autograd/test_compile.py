@@ -567,3 +567,14 @@ def test_numpy_relu_and_abs_follow_the_table_at_nan_and_zero() -> None:
 def test_compiled_function_is_exported() -> None:
     assert isinstance(compile(lambda x: x), CompiledFunction)
     assert {"compile", "CompiledFunction", "GuardError"} <= set(autograd.__all__)
+
+
+def test_draw_graph_takes_the_compiled_function_or_its_program() -> None:
+    from autograd import draw_graph
+
+    f = compile(lambda x, y: (x * y + x).tanh())
+    f(1.0, 2.0)
+    expected = draw_graph(f.graph).source
+    assert draw_graph(f).source == expected
+    assert draw_graph(f.program).source == expected
+    assert "tanh" in expected and "*" in expected
