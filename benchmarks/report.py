@@ -94,7 +94,8 @@ def table(result: dict[str, Any]) -> list[str]:
     lines.append("")
     for note in result.get("notes", []):
         lines.append(f"- {note}")
-    lines.append(f"- Workload time: {result.get('seconds', 0):.0f} s.")
+    lines.append(f"- Measured by `{result.get('command', 'python benchmarks/run.py')}` on "
+                 f"{result.get('date', '?')}, in {result.get('seconds', 0):.0f} s.")
     lines.append("")
     return lines
 
@@ -118,7 +119,8 @@ def targets(results: list[dict[str, Any]]) -> list[str]:
 
 def render(results: list[dict[str, Any]], failures: list[str], command: str) -> str:
     lines = ["# Benchmark results", "",
-             f"Written by `{command}` (one process per workload, every engine side by side in it; "
+             f"Written by `{command}`; each workload says which run measured it (one process per "
+             "workload, every engine side by side in it; "
              "\"÷ micrograd\" divides a figure by micrograd's from the same process, so below 1 is "
              "faster or smaller). \"gc on\" is Python's cyclic garbage collector as users run it, in "
              "the steady state a loop reaches; \"gc off\" collects first and disables it for the timed "

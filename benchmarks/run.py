@@ -47,7 +47,7 @@ def carry_over_full_chain(chain: dict[str, Any], previous: dict[str, Any] | None
                 if r["engine"] == "chainrule" and r["case"].startswith(deep)), None)
     if old is None:
         return
-    when = previous["chain"].get("date", "an earlier run")
+    when = previous["chain"].get("date", "an earlier run")[:10]
     carried = dict(old, case=f"{deep} (--full run of {when})" if "(" not in old["case"] else old["case"])
     rows = chain["rows"]
     last_ours = max(i for i, r in enumerate(rows) if r["engine"] == "chainrule")
@@ -70,6 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     results = dict(previous)
     failures = []
     start = time.perf_counter()
+    command = "python benchmarks/run.py" + (" --full" if args.full else "") + (
+        f" --only {' '.join(args.only)}" if args.only else "")
     for name in args.only or ORDER:
         print(f"== {name}", file=sys.stderr, flush=True)
         try:
@@ -78,13 +80,12 @@ def main(argv: list[str] | None = None) -> int:
             failures.append(str(error))
             results.pop(name, None)
             continue
-        result["date"] = datetime.date.today().isoformat()
+        result["date"] = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
+        result["command"] = command
         if name == "chain":
             carry_over_full_chain(result, previous)
         results[name] = result
     ordered = [results[name] for name in ORDER if name in results]
-    command = "python benchmarks/run.py" + (" --full" if args.full else "") + (
-        f" --only {' '.join(args.only)}" if args.only else "")
     args.out.write_text(report.render(ordered, failures, command))
     raw_path.write_text(json.dumps(results, indent=1) + "\n")
     print("\n".join(report.targets(ordered)))
