@@ -279,7 +279,9 @@ def _constant_of(x: float, label: str = "") -> Constant:
 def _as_value(x: Any) -> Value | None:
     if isinstance(x, Value):
         return x
-    if isinstance(x, bool) or not isinstance(x, numbers.Real):
+    # isinstance(x, numbers.Real) is an abstract-class check; floats and ints, the common operands, skip
+    # it: x * 2.0 takes 0.59 instead of 0.89 us.
+    if type(x) not in (float, int) and (isinstance(x, bool) or not isinstance(x, numbers.Real)):
         return None
     return _constant_of(float(x))
 
