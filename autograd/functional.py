@@ -67,13 +67,13 @@ def _output(y: Any, name: str, f: Callable[..., Any]) -> Value:
     )
 
 
-def _differentiate(
-    f: Callable[..., Any], args: tuple[Any, ...], argnums: ArgNums, name: str
-) -> tuple[Value, tuple[Any, ...], bool]:
-    """Run f on fresh nodes; return its output, the gradients and whether they were recorded."""
+def _trace(
+    f: Callable[..., Any], args: tuple[Any, ...], nums: tuple[int, ...], name: str
+) -> tuple[Value, list[Value], bool]:
+    """Run f with fresh nodes at positions ``nums``: its output, those nodes, and whether the result
+    must stay a graph (an enclosing grad is differentiating it)."""
     global _depth
     _require_grad(name)
-    nums = _argnums(argnums, len(args), name)
     nested = _depth > 0 or any(isinstance(args[i], Value) for i in nums)
     call = list(args)
     for i in nums:
@@ -83,8 +83,15 @@ def _differentiate(
         y = _output(f(*call), name, f)
     finally:
         _depth -= 1
-    grads = gradients(y, [call[i] for i in nums], create_graph=nested)
-    return y, grads, nested
+    return y, [call[i] for i in nums], nested
+
+
+def _differentiate(
+    f: Callable[..., Any], args: tuple[Any, ...], argnums: ArgNums, name: str
+) -> tuple[Value, tuple[Any, ...], bool]:
+    """Run f on fresh nodes; return its output, the gradients and whether they were recorded."""
+    y, xs, nested = _trace(f, args, _argnums(argnums, len(args), name), name)
+    return y, gradients(y, xs, create_graph=nested), nested
 
 
 def grad(f: Callable[..., Any], argnums: ArgNums = 0) -> Callable[..., Any]:
@@ -137,18 +144,9 @@ def hessian(f: Callable[..., Any]) -> Callable[..., list[list[Any]]]:
 
     @functools.wraps(f)
     def hessian_f(*args: Any) -> list[list[Any]]:
-        global _depth
-        _require_grad("hessian")
-        n = len(args)
-        if n == 0:
+        if not args:
             raise ValueError("hessian: the function needs at least one scalar argument")
-        nested = _depth > 0 or any(isinstance(a, Value) for a in args)
-        xs = [_fresh(a, "hessian", i) for i, a in enumerate(args)]
-        _depth += 1
-        try:
-            y = _output(f(*xs), "hessian", f)
-        finally:
-            _depth -= 1
+        y, xs, nested = _trace(f, args, tuple(range(len(args))), "hessian")
         first = gradients(y, xs, create_graph=True)
         return [list(gradients(g, xs, create_graph=nested)) for g in first]
 

@@ -87,8 +87,10 @@ def _check_inputs(
     if isinstance(order, bool) or not isinstance(order, int) or order < 1:
         raise ValueError(f"gradcheck: order must be an int >= 1, got {order!r}")
     for what, x in (("eps", eps), ("atol", atol), ("rtol", rtol)):
-        if isinstance(x, bool) or not isinstance(x, numbers.Real) or not math.isfinite(x):
-            raise TypeError(f"gradcheck: {what} must be a finite number, got {x!r}")
+        if isinstance(x, bool) or not isinstance(x, numbers.Real):
+            raise TypeError(f"gradcheck: {what} must be a number, got {x!r}")
+        if not math.isfinite(x):
+            raise ValueError(f"gradcheck: {what} must be finite, got {x!r}")
     if eps <= 0:
         raise ValueError(f"gradcheck: eps must be > 0 (the finite-difference step), got {eps!r}")
     if atol < 0 or rtol < 0:

@@ -133,7 +133,7 @@ class Value:
                 f"pow: a constant base must be positive to raise it to a Value, got {other!r} ** "
                 f"{self.data!r}"
             )
-        return (self * _constant_of(ops_log(float(other)), f"log({other!r})")).exp()
+        return (self * _constant_of(_LOG.forward(float(other)), f"log({other!r})")).exp()
 
     # -- functions ---------------------------------------------------------------------------------
     def exp(self) -> Value:
@@ -233,7 +233,6 @@ _NEG, _POW, _ABS, _EXP, _LOG, _SQRT = (OPS[n] for n in ("neg", "pow", "abs", "ex
 _TANH, _SIGMOID, _RELU, _LEAKY_RELU, _SOFTPLUS, _SIN, _COS = (
     OPS[n] for n in ("tanh", "sigmoid", "relu", "leaky_relu", "softplus", "sin", "cos")
 )
-ops_log = OPS["log"].forward
 
 _new = object.__new__
 _grad_enabled = True

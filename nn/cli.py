@@ -454,7 +454,7 @@ def _plot_decision_boundary(trained: _Trained, path: Path) -> None:
 
 def _predict(output: Any) -> float:
     if isinstance(output, Value):
-        return 1.0 / (1.0 + math.exp(-output.data)) if output.data > -700 else 0.0
+        return output.sigmoid().data  # the engine's sigmoid is stable for any logit
     scores = [v.data for v in output]
     return float(scores.index(max(scores)))
 
