@@ -26,18 +26,22 @@ class Op(NamedTuple):
 # Generic math that works on floats and on anything with the method of the same name (a Value), so a
 # rule such as d sin = cos x can be differentiated again.
 def exp(x: Any) -> Any:
+    """exp(x) of a float, or of a Value through its method."""
     return math.exp(x) if isinstance(x, (int, float)) else x.exp()
 
 
 def cos(x: Any) -> Any:
+    """cos(x) of a float, or of a Value through its method."""
     return math.cos(x) if isinstance(x, (int, float)) else x.cos()
 
 
 def sin(x: Any) -> Any:
+    """sin(x) of a float, or of a Value through its method."""
     return math.sin(x) if isinstance(x, (int, float)) else x.sin()
 
 
 def sigmoid(x: Any) -> Any:
+    """sigmoid(x) of a float, or of a Value through its method."""
     return _sigmoid(x) if isinstance(x, (int, float)) else x.sigmoid()
 
 

@@ -137,33 +137,43 @@ class Value:
 
     # -- functions ---------------------------------------------------------------------------------
     def exp(self) -> Value:
+        """e ** self."""
         return _unary(_EXP, self)
 
     def log(self) -> Value:
+        """The natural logarithm (self must be > 0)."""
         return _unary(_LOG, self)
 
     def sqrt(self) -> Value:
+        """The square root (self must be >= 0)."""
         return _unary(_SQRT, self)
 
     def tanh(self) -> Value:
+        """The hyperbolic tangent."""
         return _unary(_TANH, self)
 
     def sigmoid(self) -> Value:
+        """1 / (1 + e ** -self), stable for any input."""
         return _unary(_SIGMOID, self)
 
     def relu(self) -> Value:
+        """max(self, 0); its local derivative at 0 is 0, as in PyTorch."""
         return _unary(_RELU, self)
 
     def leaky_relu(self, negative_slope: float = 0.01) -> Value:
+        """self where self > 0, else negative_slope * self."""
         return _unary(_LEAKY_RELU, self, float(negative_slope))
 
     def softplus(self) -> Value:
+        """log(1 + e ** self), stable for any input."""
         return _unary(_SOFTPLUS, self)
 
     def sin(self) -> Value:
+        """The sine."""
         return _unary(_SIN, self)
 
     def cos(self) -> Value:
+        """The cosine."""
         return _unary(_COS, self)
 
     # -- comparisons read .data; == and hash stay identity, so Values can be dict keys ----------------
@@ -206,6 +216,7 @@ class Value:
     # -- graph -------------------------------------------------------------------------------------
     @property
     def is_leaf(self) -> bool:
+        """True for a node with no parents (an input, a parameter, a constant)."""
         return self.x is None
 
     def detach(self) -> Value:
@@ -360,4 +371,5 @@ def no_grad() -> Iterator[None]:
 
 
 def is_grad_enabled() -> bool:
+    """False inside ``no_grad()``, where operations build no graph."""
     return _grad_enabled

@@ -82,6 +82,7 @@ class Optimizer:
             p.grad = 0.0
 
     def step(self) -> None:
+        """Update every parameter once from its current grad (each optimizer defines its rule)."""
         raise NotImplementedError
 
     def __repr__(self) -> str:
