@@ -311,17 +311,22 @@ class CompiledFunction:
             raise TypeError(f"compiled {self.name}: {error}") from None
 
     def _structure_grads(self, args: Sequence[Any], grads: Sequence[float]) -> tuple[Any, ...]:
+        return tuple(self._restructure(args, list(grads), keep_static=False))
+
+    def _restructure(self, args: Sequence[Any], flat: Sequence[Any], keep_static: bool) -> list[Any]:
+        """Cut ``flat`` (one entry per scalar of the non-static arguments) back into the arguments'
+        shapes; a static argument becomes itself (``keep_static``) or None."""
         out: list[Any] = []
         position = 0
         for i, x in enumerate(args):
             if i in self.static_argnums:
-                out.append(None)
+                out.append(x if keep_static else None)
                 continue
             spec = _spec_of(x)
             size = _size(spec)
-            out.append(_unflatten(spec, list(grads[position:position + size])))
+            out.append(_unflatten(spec, list(flat[position:position + size])))
             position += size
-        return tuple(out)
+        return out
 
     # -- evaluation ---------------------------------------------------------------------------------------
     def _evaluate(self, flat: list[float], key: Hashable, args: tuple[Any, ...],
@@ -365,17 +370,7 @@ class CompiledFunction:
         names = _flat_names(args, self.static_argnums, self._arg_name)
 
         def call_args(leaves: list[Value]) -> list[Any]:
-            out: list[Any] = []
-            position = 0
-            for i, x in enumerate(args):
-                if i in self.static_argnums:
-                    out.append(x)
-                    continue
-                spec = _spec_of(x)
-                size = _size(spec)
-                out.append(_unflatten(spec, leaves[position:position + size]))
-                position += size
-            return out
+            return self._restructure(args, leaves, keep_static=True)
 
         program = trace(self.f, call_args, flat, names, self.name)
         t = _Trace(program)

@@ -28,7 +28,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .compiled_program import Program
+from .compiled_program import COMPARISONS, Program
 from .ops import OPS
 
 Array = Any  # np.ndarray; kept loose so mypy needs no NumPy stubs for the engine
@@ -453,9 +453,7 @@ class Plan:
             return ((x == e) & (np.signbit(x) == np.signbit(e))) | (np.isnan(x) & np.isnan(e))
         assert rhs is not None
         y = vals[rhs[1]] if rhs[0] else u[rhs[1], 0]
-        kind = guard.kind
-        result = x < y if kind == "<" else x <= y if kind == "<=" else x > y if kind == ">" else x >= y
-        return result == guard.expected
+        return COMPARISONS[guard.kind](x, y) == guard.expected
 
 
 # -- one group as two closures: forward(vals, u, bad, want_grad) -> saved; backward(grads, gu, saved) ------

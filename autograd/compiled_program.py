@@ -7,6 +7,7 @@ order. Guards record the value-dependent decisions the function took while it wa
 
 from __future__ import annotations
 
+import operator
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from .value import Constant, Value
 # The shape of one argument or of the output: None for a scalar, else (list or tuple, child shapes).
 Spec = Union[None, tuple[type, tuple[Any, ...]]]
 
-COMPARISONS = ("<", "<=", ">", ">=")
+COMPARISONS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
 
 
 class Instruction(NamedTuple):

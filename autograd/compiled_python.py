@@ -11,7 +11,7 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .compiled_program import Program
+from .compiled_program import COMPARISONS, Program
 from .ops import OPS, singular_local
 from .value import Value
 
@@ -51,8 +51,7 @@ def check_guard(p: Program, index: int, vals: Sequence[float]) -> None:
     else:
         assert g.rhs is not None
         y = vals[g.rhs]
-        result = x < y if g.kind == "<" else x <= y if g.kind == "<=" else x > y if g.kind == ">" else x >= y
-        ok = result == g.expected
+        ok = COMPARISONS[g.kind](x, y) == g.expected
     if not ok:
         raise GuardFailed(index)
 
