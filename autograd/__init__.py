@@ -1,6 +1,7 @@
 """chainrule's autograd: a scalar reverse-mode autograd engine (the public API, nothing else)."""
 
 from .backprop import detect_anomaly, gradients, toposort
+from .collector import is_gc_hold_enabled, set_gc_hold
 from .compile import CompiledFunction, GuardError, compile
 from .functional import grad, hessian, value_and_grad
 from .gradcheck import GradcheckError, gradcheck
@@ -27,8 +28,10 @@ __all__ = [
     "gradcheck",
     "gradients",
     "hessian",
+    "is_gc_hold_enabled",
     "is_grad_enabled",
     "no_grad",
+    "set_gc_hold",
     "toposort",
     "value_and_grad",
 ]

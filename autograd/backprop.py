@@ -11,6 +11,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from . import collector
 from . import value as _value
 from .ops import OPS
 from .value import Constant, Value
@@ -111,8 +112,6 @@ def _sweep_checked(order: list[Value], root: Value) -> None:
 
 def backward(root: Value) -> None:
     """Add ∂root/∂node to ``node.grad`` for every node reached; constants get none."""
-    # The cyclic GC is left running: backward allocates no GC-tracked object per node, so pausing it
-    # here measured no gain (20.9 ms paused, 19.9 ms not, for the mlp_step graph).
     reached: list[Value] = []
     try:
         order = _walk(root, reached)
@@ -121,6 +120,7 @@ def backward(root: Value) -> None:
             node.grad += node._adjoint
     finally:
         _release(reached)
+        collector.release()  # the graph is backpropagated: the collector runs as the user set it again
 
 
 def _local_values(node: Value) -> tuple[Value, ...]:
@@ -199,6 +199,7 @@ def gradients(
         return tuple(0.0 if x._adjoint is None else float(x._adjoint) for x in inputs)
     finally:
         _release(reached)
+        collector.release()
 
 
 @contextmanager

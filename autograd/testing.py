@@ -28,9 +28,9 @@ their kink, where finite differences are meaningless.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
-import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -488,26 +488,15 @@ def planted_rule(name: str, local: Callable[..., tuple[Any, ...]]) -> Iterator[O
     """
     if name not in OPS:
         raise ValueError(f"no op named {name!r}; choose one of {list(OPS)}")
-    old = OPS[name]
-    new = old._replace(local=local)
-    # NOTE: modules may bind an Op to a global for speed (value.py does); swapping only the table entry
-    # would leave first-order gradients on the old rule, so every such binding is swapped too.
-    bindings = [
-        (module, attr)
-        for module_name, module in list(sys.modules.items())
-        if module_name.startswith(f"{__package__}.") and module is not None
-        for attr, v in list(vars(module).items())
-        if v is old
-    ]
-    OPS[name] = new
-    for module, attr in bindings:
-        setattr(module, attr, new)
+    op = OPS[name]
+    original = dataclasses.replace(op)
+    # NOTE: the Op is changed in place, not replaced in the table: value.py's operators hold their Op in
+    # a closure, so a new table entry would leave first-order gradients on the old rule.
+    object.__setattr__(op, "local", local)  # Op is frozen against accidents, not against this
     try:
-        yield old
+        yield original
     finally:
-        OPS[name] = old
-        for module, attr in bindings:
-            setattr(module, attr, old)
+        object.__setattr__(op, "local", original.local)
 
 
 # -- Hypothesis profiles ---------------------------------------------------------------------------

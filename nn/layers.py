@@ -237,8 +237,8 @@ class Neuron(Module):
         """``w·x + b`` without the activation (a residual MLP applies it where the next layer reads)."""
         w = self.w
         z = w[0] * x[0]
-        for i in range(1, len(w)):
-            z = z + w[i] * x[i]
+        for wi, xi in zip(w[1:], x[1:]):
+            z = z + wi * xi
         return z + self.b
 
     @staticmethod
