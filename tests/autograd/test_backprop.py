@@ -376,3 +376,64 @@ def test_detect_anomaly_names_the_parent_label_too() -> None:
     w = Value(0.0, label="w")
     with detect_anomaly(), pytest.raises(FloatingPointError, match=r"'sqrt'.*'w', data=0.0"):
         w.sqrt().backward()
+
+
+# -- a pass that is interrupted leaves no node marked ------------------------------------------------
+# Each node holds its adjoint (the pass's mark) in a slot; a mark left behind would make the next pass
+# skip the node. Two ways in: an error in the sweep, and an interrupt part way through the walk.
+
+
+def _nodes(root: Value) -> list[Value]:
+    """Every node under root, read through the slots (so a node whose .x raises is still listed)."""
+    seen: dict[int, Value] = {}
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if id(node) not in seen:
+            seen[id(node)] = node
+            stack.extend(p for p in (Value.x.__get__(node), Value.y.__get__(node)) if p is not None)
+    return list(seen.values())
+
+
+class _Interrupting(Value):
+    """A leaf whose parents cannot be read: Ctrl-C arriving while the walk reaches it."""
+
+    __slots__ = ()
+
+    @property  # type: ignore[override]
+    def x(self) -> Value | None:
+        raise KeyboardInterrupt
+
+
+def _interrupting_leaf() -> _Interrupting:
+    leaf = object.__new__(_Interrupting)
+    for slot, v in [("data", 1.0), ("grad", 0.0), ("label", ""), ("op", ""), ("arg", None), ("y", None),
+                    ("dx", 0.0), ("dy", 0.0), ("_adjoint", None)]:
+        getattr(Value, slot).__set__(leaf, v)
+    Value.x.__set__(leaf, None)
+    return leaf
+
+
+@pytest.mark.parametrize("run", [lambda r: r.backward(), lambda r: gradients(r, [r]), toposort],
+                         ids=["backward", "gradients", "toposort"])
+def test_an_interrupted_walk_leaves_no_mark(run) -> None:  # type: ignore[no-untyped-def]
+    a = Value(2.0)
+    shared = a * 3.0
+    root = (shared * _interrupting_leaf() + shared.tanh()) * a
+    with pytest.raises(KeyboardInterrupt):
+        run(root)
+    nodes = _nodes(root)
+    assert len(nodes) == 8  # a, 3.0, shared, the leaf, the product, tanh, +, *
+    assert all(n._adjoint is None for n in nodes)
+
+
+def test_an_error_in_the_sweep_leaves_no_mark_and_the_next_pass_is_right() -> None:
+    x = Value(0.0)
+    c = Value(2.0)
+    root = x.sqrt() * c + x * 3.0
+    with pytest.raises(FloatingPointError), detect_anomaly():
+        root.backward()
+    assert all(n._adjoint is None for n in _nodes(root))
+    assert x.grad == 0.0  # the failed pass added nothing
+    root.backward()
+    assert (x.grad, c.grad) == (math.inf, 0.0)
