@@ -57,7 +57,18 @@ def rss_bytes() -> int:
     return resident_pages * os.sysconf("SC_PAGE_SIZE")
 
 
+# Python's own thresholds, read before any graph is built.
+PYTHON_THRESHOLDS = gc.get_threshold()
+
+
 def fresh_heap() -> None:
-    """Collect every generation so that garbage from a previous engine is not charged to the next one."""
+    """Collect every generation so that garbage from a previous engine is not charged to the next one.
+
+    Also checks that no collector hold of chainrule's is on (it ends with each backward pass or graph):
+    one left on would speed up the next engine's measurement too.
+    """
+    if gc.get_threshold() != PYTHON_THRESHOLDS:
+        raise AssertionError(f"the collector's thresholds are {gc.get_threshold()}, not Python's "
+                             f"{PYTHON_THRESHOLDS}: a collector hold outlived its graph")
     gc.collect()
     gc.collect()
