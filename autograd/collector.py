@@ -13,10 +13,10 @@ from typing import Any
 
 # The collector's first threshold while held: a young collection every 100,000 new container objects
 # instead of Python's 700, so a graph's nodes are walked about once, not in full pass after full pass.
-# Measured (CPU time, torch imported as in benchmarks/): micrograd's demo step 134 -> 51 ms in a steady
-# training loop; a chain's time per node at 10^6 over that at 10^4, 2.2 -> 1.15. Not gc.disable(): a
-# graph kept alive and never backpropagated (common in a notebook) leaves the collector slowed, never
-# stopped.
+# Measured by benchmarks/run.py (CPU time): micrograd's demo step in a training loop 151 -> 48 ms; a
+# chain's time per node at 10^6 over that at 10^4, 2.78 -> 1.36. Not gc.disable(): a graph kept alive
+# and never backpropagated (common in a notebook) leaves the collector slowed, never stopped.
+# NOTE: process-wide, like the collector itself: a hold started by one thread's graph covers them all.
 HOLD_THRESHOLD = 100_000
 
 _enabled = True
