@@ -290,8 +290,6 @@ def _node(data: float, op: str, x: Value | None, y: Value | None, dx: float, dy:
     v.dx = dx
     v.dy = dy
     v._adjoint = None
-    if _hold_pending:
-        _hold_collector(v)
     return v
 
 
@@ -348,7 +346,10 @@ def _unary(op: Op, x: Value, arg: float | None = None) -> Value:
             (dx,) = op.local(out, a, arg)
         except (ZeroDivisionError, OverflowError):
             (dx,) = singular_local(op.name, a, arg)
-    return _node(out, op.name, x, None, dx, 0.0, arg)
+    v = _node(out, op.name, x, None, dx, 0.0, arg)
+    if _hold_pending:
+        _hold_collector(v)
+    return v
 
 
 @contextmanager

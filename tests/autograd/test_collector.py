@@ -111,13 +111,6 @@ def test_set_gc_hold_takes_a_bool() -> None:
         set_gc_hold(1)  # type: ignore[arg-type]
 
 
-def test_no_grad_builds_nothing_to_hold_for_long() -> None:
-    with no_grad():
-        y = Value(1.0) * 2
-    del y
-    assert gc.get_threshold() == DEFAULT
-
-
 def _full_collections_while(build: object) -> int:
     """How many full (generation 2) collections run while ``build()`` runs."""
     seen = []
@@ -150,3 +143,17 @@ def test_the_hold_spares_a_deep_chain_the_full_collections() -> None:
     assert _full_collections_while(lambda: _chain(n)) == 0
     set_gc_hold(False)
     assert _full_collections_while(lambda: _chain(n)) >= 1
+
+
+def test_no_grad_results_are_no_graph_and_start_no_hold() -> None:
+    # (a hold per leaf would set and reset the thresholds at almost every op of a no_grad loop)
+    with no_grad():
+        y = (Value(1.0) * 2).tanh()
+        assert gc.get_threshold() == DEFAULT
+    del y
+
+
+def test_a_one_operand_op_starts_a_hold_too() -> None:
+    y = Value(0.5).tanh()
+    assert gc.get_threshold() == HELD
+    del y
