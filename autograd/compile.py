@@ -200,7 +200,7 @@ class CompiledFunction:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if kwargs:
             raise TypeError(f"compiled {self.name} takes positional arguments only, got {sorted(kwargs)}")
-        parsed = self._parse(args, "call")
+        parsed = self._parse(args)
         if parsed is None:
             return self.f(*args)  # Values: run eagerly, so the result can be differentiated further
         flat, key = parsed
@@ -258,7 +258,7 @@ class CompiledFunction:
         return reduced
 
     # -- argument handling --------------------------------------------------------------------------------
-    def _parse(self, args: tuple[Any, ...], who: str) -> tuple[list[float], Hashable] | None:
+    def _parse(self, args: tuple[Any, ...]) -> tuple[list[float], Hashable] | None:
         """The flat numbers and the cache key (argument shapes and static values); None if any Value."""
         flat: list[float] = []
         specs: list[Any] = []
@@ -283,7 +283,7 @@ class CompiledFunction:
         return flat, tuple(specs)
 
     def _parse_numbers(self, args: tuple[Any, ...], who: str) -> tuple[list[float], Hashable]:
-        parsed = self._parse(args, who)
+        parsed = self._parse(args)
         if parsed is None:
             raise TypeError(
                 f"compiled {self.name}.{who} takes numbers, not Values; pass v.data, or call the "
@@ -338,7 +338,7 @@ class CompiledFunction:
         if traces:
             for i, t in enumerate(traces):
                 if with_grad:
-                    self._check_scalar(t.program, "value_and_grad")
+                    self._check_scalar(t.program)
                 try:
                     result = t.replay(flat, with_grad, checked)
                 except GuardFailed as e:
@@ -353,9 +353,9 @@ class CompiledFunction:
                 return result, t
         t = self._trace(flat, key, args)
         if failure is not None and self.strict:
-            raise GuardError(self._guard_message(failure, t))
+            raise GuardError(self._guard_message(failure))
         if with_grad:
-            self._check_scalar(t.program, "value_and_grad")
+            self._check_scalar(t.program)
         self._last = t
         try:
             return t.replay(flat, with_grad, checked), t
@@ -393,7 +393,7 @@ class CompiledFunction:
         traces.insert(0, t)
         return t
 
-    def _check_scalar(self, p: Program, who: str) -> None:
+    def _check_scalar(self, p: Program) -> None:
         spec = p.output_spec
         if self.has_aux:
             if spec is None or len(spec[1]) != 2 or spec[1][0] is not None:
@@ -411,7 +411,7 @@ class CompiledFunction:
         """What value_and_grad and backward return: the scalar, or (loss, aux) with has_aux."""
         return _unflatten(spec, outputs) if self.has_aux else outputs[0]
 
-    def _guard_message(self, failure: tuple[_Trace, int | None], new: _Trace) -> str:
+    def _guard_message(self, failure: tuple[_Trace, int | None]) -> str:
         t, index = failure
         p = t.program
         if index is None:
@@ -485,7 +485,7 @@ class CompiledFunction:
                   input_grads: bool, who: str, out: _BatchOut) -> Any:
         """Run t's plan on the pending samples, keep the results of those it fits, return the others."""
         if seeds is not None:
-            self._check_scalar(t.program, who)
+            self._check_scalar(t.program)
         seed = None if seeds is None else float(seeds[0])
         captured = [v.data for v in t.program.captured]
         result = t.plan.run(X[:, pending], captured, None if seeds is None else seeds[pending], input_grads)

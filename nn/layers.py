@@ -16,6 +16,7 @@ from typing import Any, Union
 
 from autograd import Constant, Value
 
+from ._checks import is_batch, positive_int
 from .module import Module
 
 _mul, _add = Value.__mul__, Value.__add__
@@ -87,14 +88,6 @@ def _check_activation(activation: object) -> None:
         raise ValueError(f"unknown activation {activation!r}; choose one of {', '.join(ACTIVATIONS)}")
 
 
-def _check_size(name: str, n: object) -> int:
-    if isinstance(n, bool) or not isinstance(n, int):
-        raise TypeError(f"{name} must be an int, got {type(n).__name__} ({n!r})")
-    if n < 1:
-        raise ValueError(f"{name} must be >= 1, got {n}")
-    return n
-
-
 def _check_init(init: object, activation: str) -> str:
     if init is None:
         return default_init(activation)
@@ -161,10 +154,6 @@ def _sizes(config: dict[str, Any], *keys: str) -> list[int] | None:
     return out
 
 
-def _is_batch(x: object) -> bool:
-    return isinstance(x, (list, tuple)) and len(x) > 0 and isinstance(x[0], (list, tuple))
-
-
 def _activation_fn(activation: str, negative_slope: float) -> Callable[[Value], Value] | None:
     if activation == "relu":
         return Value.relu
@@ -210,12 +199,12 @@ class Neuron(Module):
         fan_out: int = 1,
         negative_slope: float = 0.01,
     ) -> None:
-        self.nin = _check_size("nin", nin)
+        self.nin = positive_int("nin", nin)
         _check_activation(activation)
         self.activation = activation
         self.init = _check_init(init, activation)
         self.negative_slope = float(negative_slope)
-        self.fan_out = _check_size("fan_out", fan_out)
+        self.fan_out = positive_int("fan_out", fan_out)
         self._seed = seed
         self._act = _activation_fn(activation, self.negative_slope)
         r = _make_rng(seed, rng)
@@ -275,8 +264,8 @@ class Layer(Module):
         rng: random.Random | None = None,
         negative_slope: float = 0.01,
     ) -> None:
-        self.nin = _check_size("nin", nin)
-        self.nout = _check_size("nout", nout)
+        self.nin = positive_int("nin", nin)
+        self.nout = positive_int("nout", nout)
         _check_activation(activation)
         self.activation = activation
         self.init = _check_init(init, activation)
@@ -344,7 +333,7 @@ class BatchNorm1d(Module):
     def __init__(
         self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True
     ) -> None:
-        self.num_features = _check_size("num_features", num_features)
+        self.num_features = positive_int("num_features", num_features)
         if isinstance(eps, bool) or not isinstance(eps, numbers.Real) or not eps > 0:
             raise ValueError(f"eps must be a number > 0, got {eps!r}")
         if momentum is not None and (
@@ -487,12 +476,12 @@ class MLP(Module):
         batchnorm: bool = False,
         negative_slope: float = 0.01,
     ) -> None:
-        self.nin = _check_size("nin", nin)
+        self.nin = positive_int("nin", nin)
         if isinstance(nouts, (str, bytes)) or not isinstance(nouts, Sequence) or len(nouts) == 0:
             raise TypeError(
                 f"nouts must be a non-empty list of layer widths, e.g. [16, 16, 1]; got {nouts!r}"
             )
-        self.nouts = [_check_size(f"nouts[{i}]", n) for i, n in enumerate(nouts)]
+        self.nouts = [positive_int(f"nouts[{i}]", n) for i, n in enumerate(nouts)]
         _check_activation(activation)
         _check_activation(output_activation)
         if init is not None:
@@ -526,7 +515,7 @@ class MLP(Module):
     def __call__(self, x: Sample | Sequence[Sample]) -> Any:
         """One sample -> its output (a Value if the last layer has one neuron, else a list of Values);
         a batch (a list of samples) -> a list of those outputs, one per sample."""
-        if _is_batch(x):
+        if is_batch(x):
             return self.forward_batch(x)  # type: ignore[arg-type]
         _check_sample(x, self.nin, "MLP")
         if self.norms:

@@ -13,6 +13,8 @@ from typing import Any, Union
 
 from autograd import Constant, Value
 
+from ._checks import is_batch
+
 __all__ = [
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
@@ -214,7 +216,7 @@ def softmax(logits: Sequence[Any]) -> Any:
     >>> [round(p.data, 6) for p in softmax([Value(0.0), Value(math.log(3))])]
     [0.25, 0.75]
     """
-    batch = _is_batch(logits)
+    batch = is_batch(logits)
     rows = _rows(logits if batch else [logits], "softmax")
     out = []
     for row in rows:
@@ -233,7 +235,7 @@ def log_softmax(logits: Sequence[Any]) -> Any:
     >>> [round(p.data, 6) for p in log_softmax([Value(0.0), Value(0.0)])]
     [-0.693147, -0.693147]
     """
-    batch = _is_batch(logits)
+    batch = is_batch(logits)
     rows = _rows(logits if batch else [logits], "log_softmax")
     out = []
     for row in rows:
@@ -264,7 +266,3 @@ def cross_entropy(logits: Sequence[Sequence[Any]], targets: Sequence[int]) -> Va
             raise ValueError(f"cross_entropy: target {i} is class {t}, outside the {n_classes} classes "
                              f"0..{n_classes - 1}")
     return _mean([_log_sum_exp(row) - row[int(t)] for row, t in zip(rows, targets)])
-
-
-def _is_batch(x: object) -> bool:
-    return isinstance(x, (list, tuple)) and len(x) > 0 and isinstance(x[0], (list, tuple))

@@ -20,6 +20,7 @@ import autograd
 from autograd import Constant, Value, no_grad
 
 from . import losses
+from ._checks import positive_int
 from .data import train_test_split
 from .layers import BatchNorm1d, Layer
 from .module import Module
@@ -232,14 +233,6 @@ def _check_data(model: Module, X: object, y: object, name: str, task: _Task) -> 
     return list(X), list(y)
 
 
-def _positive_int(name: str, x: object) -> int:
-    if isinstance(x, bool) or not isinstance(x, int):
-        raise TypeError(f"{name} must be an int, got {type(x).__name__} ({x!r})")
-    if x < 1:
-        raise ValueError(f"{name} must be >= 1, got {x}")
-    return x
-
-
 def _has_batchnorm(model: Module) -> bool:
     return any(isinstance(m, BatchNorm1d) for _, m in model.named_modules())
 
@@ -413,10 +406,10 @@ def fit(
     (50, True, 1.0)
     """
     model = _check_module(model)
-    epochs = _positive_int("epochs", epochs)
-    batch_size = _positive_int("batch_size", batch_size)
+    epochs = positive_int("epochs", epochs)
+    batch_size = positive_int("batch_size", batch_size)
     if patience is not None:
-        patience = _positive_int("patience", patience)
+        patience = positive_int("patience", patience)
     if target_loss is not None:
         _real("target_loss", target_loss)
     if max_grad_norm is not None and not _real("max_grad_norm", max_grad_norm) > 0:
