@@ -64,6 +64,8 @@ def walk(root: Value) -> list[Value]:
     """
     if not isinstance(root, Value):
         raise TypeError(f"expected the root of a graph, a Value; got {type(root).__name__}")
+    # Not backprop's _walk: that one marks nodes in their _adjoint slot and lists constants apart; a
+    # drawing must leave a graph untouched and show each constant where its op reads it.
     order: list[Value] = []
     seen: set[Value] = set()
     # NOTE: an explicit stack, not recursion: a graph thousands of ops deep must not hit the recursion limit.

@@ -518,20 +518,12 @@ class MLP(Module):
         if is_batch(x):
             return self.forward_batch(x)  # type: ignore[arg-type]
         _check_sample(x, self.nin, "MLP")
-        if self.norms:
-            if self.training:
-                raise ValueError(
-                    "this MLP has batchnorm=True: in training mode call it on a batch, model([x1, x2, ...]),"
-                    " or call model.eval() first to use the running statistics"
-                )
-            return self._forward_batch([x])[0]  # type: ignore[list-item]
-        if self.residual:
-            return self._forward_preact([x])[0]  # type: ignore[list-item]
-        h: list[Any] = list(x)  # type: ignore[arg-type]
-        for layer, skip in zip(self.layers, self._skip):
-            out = layer._forward(h)
-            h = [a + b for a, b in zip(h, out)] if skip else out
-        return h[0] if len(h) == 1 else h
+        if self.norms and self.training:
+            raise ValueError(
+                "this MLP has batchnorm=True: in training mode call it on a batch, model([x1, x2, ...]),"
+                " or call model.eval() first to use the running statistics"
+            )
+        return self._forward_batch([x])[0]  # type: ignore[list-item]
 
     def forward_batch(self, batch: Sequence[Sample]) -> list[Any]:
         """The outputs for every sample of ``batch`` (a list of samples), each shaped as ``model(x)``."""
