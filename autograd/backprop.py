@@ -123,14 +123,20 @@ def _sweep_checked(order: list[Value], root: Value) -> None:
         for i, (parent, local) in enumerate(zip(node.parents, node.local_grads)):
             contribution = local * g
             if not math.isfinite(contribution):
-                where = f"node {node.label!r}" if node.label else "an unlabelled node"
-                raise FloatingPointError(
-                    f"detect_anomaly: backward produced {contribution!r} at op {node.op!r} ({where}, "
-                    f"data={node.data!r}) for its parent {i} "
-                    f"({f'{parent.label!r}, ' if parent.label else ''}data={parent.data!r}): local "
-                    f"derivative {local!r} times upstream grad {g!r}"
-                )
+                raise _anomaly(node, i, local, g, contribution)
             parent._adjoint += contribution
+
+
+def _anomaly(node: Value, i: int, local: float, g: float, contribution: float) -> FloatingPointError:
+    """detect_anomaly's error for the edge from ``node``'s parent ``i``, naming the op and labels."""
+    parent = node.parents[i]
+    where = f"node {node.label!r}" if node.label else "an unlabelled node"
+    return FloatingPointError(
+        f"detect_anomaly: backward produced {contribution!r} at op {node.op!r} ({where}, "
+        f"data={node.data!r}) for its parent {i} "
+        f"({f'{parent.label!r}, ' if parent.label else ''}data={parent.data!r}): local "
+        f"derivative {local!r} times upstream grad {g!r}"
+    )
 
 
 def backward(root: Value) -> None:
@@ -186,8 +192,10 @@ def _sweep_graph(root: Value, inputs: Sequence[Value]) -> dict[Value, Value]:
         if not node.parents or node not in live:
             continue
         g = adjoint[node]
-        for parent, local in zip(node.parents, _local_values(node)):
+        for i, (parent, local) in enumerate(zip(node.parents, _local_values(node))):
             contribution = local * g
+            if _anomaly_mode and not math.isfinite(contribution.data):
+                raise _anomaly(node, i, local.data, g.data, contribution.data)
             previous = adjoint.get(parent)
             adjoint[parent] = contribution if previous is None else previous + contribution
     return adjoint

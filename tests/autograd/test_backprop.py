@@ -344,6 +344,18 @@ def test_detect_anomaly_covers_gradients() -> None:
         gradients(y, [x])
 
 
+@pytest.mark.parametrize("create_graph", [False, True])
+def test_detect_anomaly_covers_gradients_with_create_graph_too(create_graph: bool) -> None:
+    x, w = Value(math.inf, label="x"), Value(0.0, label="w")
+    y = x * w
+    y.label = "scaled"
+    named = r"inf at op 'mul' \(node 'scaled'.*parent 1 \('w'"
+    with detect_anomaly(), pytest.raises(FloatingPointError, match=named):
+        gradients(y, [w], create_graph=create_graph)
+    (g,) = gradients(y, [w], create_graph=create_graph)  # outside the block: plain IEEE arithmetic
+    assert float(g) == math.inf
+
+
 def test_without_detect_anomaly_backward_is_quiet() -> None:
     x = Value(0.0)
     y = x.sqrt() * 2
