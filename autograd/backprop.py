@@ -29,10 +29,10 @@ def toposort(root: Value) -> list[Value]:
     constants: list[Value] = []
     try:
         order = _walk(root, constants)
+        _release(order, constants)
     except BaseException:
         _unmark(root)
         raise
-    _release(order, constants)
     return order
 
 
@@ -234,12 +234,12 @@ def gradients(
         order = _walk(root, constants)
         (_sweep_checked if _anomaly_mode else _sweep)(order, root)
         grads = tuple(0.0 if x._adjoint is None else float(x._adjoint) for x in inputs)
+        _release(order, constants)
     except BaseException:
         _unmark(root)
         raise
     finally:
         collector.release()
-    _release(order, constants)
     return grads
 
 

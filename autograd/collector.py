@@ -8,55 +8,63 @@ more often.
 from __future__ import annotations
 
 import gc
+import threading
 import weakref
 from typing import Any
 
 # The collector's first threshold while held: a young collection every 100,000 new container objects
 # instead of Python's 700, so a graph's nodes are walked about once, not in full pass after full pass.
-# Measured by benchmarks/run.py (CPU time): micrograd's demo step in a training loop 151 -> 48 ms; a
-# chain's time per node at 10^6 over that at 10^4, 2.78 -> 1.36. Not gc.disable(): a graph kept alive
-# and never backpropagated (common in a notebook) leaves the collector slowed, never stopped.
-# NOTE: process-wide, like the collector itself: a hold started by one thread's graph covers them all.
+# Measured by benchmarks/run.py --full (CPU time): micrograd's demo step in a training loop 151 -> 48 ms
+# (RESULTS.md, the "collector hold off" row); a chain's time per node at 10^6 over that at 10^4, 2.78
+# (the run before the hold) -> 1.36. Not gc.disable(): a graph kept alive and never backpropagated
+# (common in a notebook) leaves the collector slowed, never stopped.
+# NOTE: process-wide, like the collector itself: a hold started by one thread's graph covers them all,
+# and any thread's backward ends it (the next node built, in any thread, starts a new one).
 HOLD_THRESHOLD = 100_000
 
 _enabled = True
+# True when the next node built starts a graph and should hold the collector back (value.py reads it).
+pending = True
 # The thresholds to restore and the ones set, while this module holds the collector back; else None.
 _saved: tuple[int, int, int] | None = None
 _set: tuple[int, int, int] | None = None
 # A weak reference to the first node built under the hold: the hold ends when that graph is freed.
 _first: weakref.ref[Any] | None = None
+# hold() and release() read and write the state above together (one graph's backward in one thread can
+# end a hold another thread is starting); a reentrant lock, since a weakref callback can run inside them.
+_lock = threading.RLock()
 
 
 def hold(first: Any) -> None:
     """Raise the collector's first threshold while the graph that ``first`` starts is alive.
 
-    Called by value.py for the first node built while no hold is on; ended by ``release()``.
+    Called by value.py for the first node built while ``pending``; ended by ``release()``.
     """
-    global _saved, _set, _first
-    from . import value
-
-    value._hold_pending = False
-    if _saved is not None:
-        return
-    current = gc.get_threshold()
-    # Leave a collector the user has turned off or already tuned higher.
-    if not gc.isenabled() or current[0] == 0 or current[0] >= HOLD_THRESHOLD:
-        return
-    _saved, _set = current, (HOLD_THRESHOLD, *current[1:])
-    gc.set_threshold(*_set)
-    _first = weakref.ref(first, _freed)
+    global _saved, _set, _first, pending
+    with _lock:
+        pending = False
+        if _saved is not None:
+            return
+        current = gc.get_threshold()
+        # Leave a collector the user has turned off or already tuned higher.
+        if not gc.isenabled() or current[0] == 0 or current[0] >= HOLD_THRESHOLD:
+            return
+        # The state first: a release interrupted before set_threshold below finds nothing of its own to undo.
+        _saved, _set = current, (HOLD_THRESHOLD, *current[1:])
+        _first = weakref.ref(first, _freed)
+        gc.set_threshold(*_set)
 
 
 def release() -> None:
     """End the hold (a backward pass ended, or the graph was freed): put the user's thresholds back."""
-    global _saved, _set, _first
-    from . import value
-
-    value._hold_pending = _enabled
-    saved, _saved, _first = _saved, None, None
-    # NOTE: thresholds the user changed during the hold are theirs; only the ones set here are undone.
-    if saved is not None and gc.get_threshold() == _set:
-        gc.set_threshold(*saved)
+    global _saved, _set, _first, pending
+    with _lock:
+        pending = _enabled
+        # NOTE: thresholds the user changed during the hold are theirs; only the ones set here are undone,
+        # and before the state is cleared, so an interrupt in between cannot leave them set for good.
+        if _saved is not None and gc.get_threshold() == _set:
+            gc.set_threshold(*_saved)
+        _saved = _first = None
 
 
 def _freed(ref: weakref.ref[Any]) -> None:

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, Union
 
-from .collector import hold as _hold_collector
+from . import collector as _collector
 from .ops import OPS, Op, singular_local
 
 Number = Union[int, float]
@@ -44,14 +44,16 @@ def _binary_methods(op: Op) -> tuple[Callable[[Value, Any], Value], Callable[[Va
         v.dx = dx
         v.dy = dy
         v._adjoint = None
-        if _hold_pending:
-            _hold_collector(v)
+        if _collector.pending:  # the first node of a graph holds the cyclic collector back
+            _collector.hold(v)
         return v
 
     def reflected(self: Value, other: Any) -> Value:
         return method(other, self)
 
-    method.__name__, reflected.__name__ = f"__{op.name}__", f"__r{op.name}__"
+    stem = "truediv" if op.name == "div" else op.name
+    for fn, name in ((method, f"__{stem}__"), (reflected, f"__r{stem}__")):
+        fn.__name__, fn.__qualname__ = name, f"Value.{name}"
     return method, reflected
 
 
@@ -272,8 +274,6 @@ _grad_enabled = True
 # The recorder of autograd.compile while it traces a function (see compile.py), else None: the
 # comparisons and __float__ report to it, so data-dependent control flow becomes a guard.
 _tracer: Any = None
-# True when the next node built starts a graph: it holds the cyclic collector back (see collector.py).
-_hold_pending = True
 
 
 def _node(data: float, op: str, x: Value | None, y: Value | None, dx: float, dy: float,
@@ -347,8 +347,8 @@ def _unary(op: Op, x: Value, arg: float | None = None) -> Value:
         except (ZeroDivisionError, OverflowError):
             (dx,) = singular_local(op.name, a, arg)
     v = _node(out, op.name, x, None, dx, 0.0, arg)
-    if _hold_pending:
-        _hold_collector(v)
+    if _collector.pending:
+        _collector.hold(v)
     return v
 
 

@@ -439,6 +439,28 @@ def test_an_interrupted_walk_leaves_no_mark(run) -> None:  # type: ignore[no-unt
     assert all(n._adjoint is None for n in nodes)
 
 
+@pytest.mark.parametrize("run", [lambda r: gradients(r, [r]), toposort], ids=["gradients", "toposort"])
+def test_an_interrupt_while_unmarking_leaves_no_mark(run, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from autograd import backprop
+
+    def interrupted(order: list[Value], constants: list[Value]) -> None:
+        for node in constants:
+            node._adjoint = None
+        for node in order[: len(order) // 2]:
+            node._adjoint = None
+        raise KeyboardInterrupt
+
+    a = Value(2.0)
+    root = (a * 3.0).tanh() * a + 1.0
+    monkeypatch.setattr(backprop, "_release", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run(root)
+    assert all(n._adjoint is None for n in _nodes(root))
+    monkeypatch.undo()
+    root.backward()
+    assert a.grad == pytest.approx(math.tanh(6.0) + 6.0 * (1 - math.tanh(6.0) ** 2))
+
+
 def test_an_error_in_the_sweep_leaves_no_mark_and_the_next_pass_is_right() -> None:
     x = Value(0.0)
     c = Value(2.0)

@@ -157,3 +157,30 @@ def test_a_one_operand_op_starts_a_hold_too() -> None:
     y = Value(0.5).tanh()
     assert gc.get_threshold() == HELD
     del y
+
+
+def test_threads_building_and_backpropagating_at_once_leave_the_thresholds_as_they_were() -> None:
+    # Each thread's backward ends the hold for all; hold and release must never interleave halfway
+    # (a release between hold's bookkeeping and its set_threshold left the threshold raised for good).
+    import sys
+    import threading
+
+    def train() -> None:
+        for _ in range(300):
+            x = Value(0.5)
+            (x * x).tanh().backward()
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as the interpreter can
+    try:
+        threads = [threading.Thread(target=train) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert gc.get_threshold() == DEFAULT
+    y = Value(1.0) * 2  # and the hold still works
+    assert gc.get_threshold() == HELD
+    del y
