@@ -227,9 +227,10 @@ class Neuron(Module):
     def _linear(self, x: Sample) -> Value:
         """``w·x + b`` without the activation (a residual MLP applies it where the next layer reads)."""
         # _mul(w, x) is w * x without the operator's detour through C (10% of a product: 311 vs 281 ns).
-        w = self.w
-        z = _mul(w[0], x[0])
-        for wi, xi in zip(w[1:], x[1:]):
+        pairs = zip(self.w, x)
+        wi, xi = next(pairs)
+        z = _mul(wi, xi)
+        for wi, xi in pairs:
             z = _add(z, _mul(wi, xi))
         return _add(z, self.b)
 

@@ -461,6 +461,30 @@ def test_an_interrupt_while_unmarking_leaves_no_mark(run, monkeypatch) -> None: 
     assert a.grad == pytest.approx(math.tanh(6.0) + 6.0 * (1 - math.tanh(6.0) ** 2))
 
 
+class _InterruptingLocal(Value):
+    """An op node whose local derivative cannot be read: Ctrl-C arriving in the middle of the sweep."""
+
+    __slots__ = ()
+
+    @property  # type: ignore[override]
+    def dx(self) -> float:
+        raise KeyboardInterrupt
+
+
+def test_an_interrupt_in_the_sweep_of_backward_leaves_no_mark() -> None:
+    # backward's sweep unmarks each node as it goes (children first), so it cannot rely on a walk from
+    # the root to find the rest: it unmarks from the order it holds.
+    a = Value(2.0)
+    node = object.__new__(_InterruptingLocal)
+    for slot, v in [("data", 4.0), ("grad", 0.0), ("label", ""), ("op", "neg"), ("arg", None), ("x", a * 2.0),
+                    ("y", None), ("dy", 0.0), ("_adjoint", None)]:
+        getattr(Value, slot).__set__(node, v)
+    root = (node * a).tanh() + 1.0
+    with pytest.raises(KeyboardInterrupt):
+        root.backward()
+    assert all(n._adjoint is None for n in _nodes(root))
+
+
 def test_an_error_in_the_sweep_leaves_no_mark_and_the_next_pass_is_right() -> None:
     x = Value(0.0)
     c = Value(2.0)
