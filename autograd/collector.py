@@ -16,7 +16,7 @@ from typing import Any
 # instead of Python's 700, so a graph's nodes are walked about once, not in full pass after full pass.
 # Measured by benchmarks/run.py --full (CPU time): micrograd's demo step in a training loop 151 -> 48 ms
 # (RESULTS.md, the "collector hold off" row); a chain's time per node at 10^6 over that at 10^4, 2.78
-# (the run before the hold) -> 1.36. Not gc.disable(): a graph kept alive and never backpropagated
+# (the run before the hold) -> 1.30. Not gc.disable(): a graph kept alive and never backpropagated
 # (common in a notebook) leaves the collector slowed, never stopped.
 # NOTE: process-wide, like the collector itself: a hold started by one thread's graph covers them all,
 # and any thread's backward ends it (the next node built, in any thread, starts a new one).
