@@ -25,9 +25,8 @@ HOLD_THRESHOLD = 100_000
 _enabled = True
 # True when the next node built starts a graph and should hold the collector back (value.py reads it).
 pending = True
-# The thresholds to restore and the ones set, while this module holds the collector back; else None.
+# The user's thresholds, to restore, while this module holds the collector back; else None.
 _saved: tuple[int, int, int] | None = None
-_set: tuple[int, int, int] | None = None
 # A weak reference to the first node built under the hold: the hold ends when that graph is freed.
 _first: weakref.ref[Any] | None = None
 # hold() and release() read and write the state above together (one graph's backward in one thread can
@@ -40,7 +39,7 @@ def hold(first: Any) -> None:
 
     Called by value.py for the first node built while ``pending``; ended by ``release()``.
     """
-    global _saved, _set, _first, pending
+    global _saved, _first, pending
     with _lock:
         pending = False
         if _saved is not None:
@@ -50,21 +49,25 @@ def hold(first: Any) -> None:
         if not gc.isenabled() or current[0] == 0 or current[0] >= HOLD_THRESHOLD:
             return
         # The state first: a release interrupted before set_threshold below finds nothing of its own to undo.
-        _saved, _set = current, (HOLD_THRESHOLD, *current[1:])
+        _saved = current
         _first = weakref.ref(first, _freed)
-        gc.set_threshold(*_set)
+        gc.set_threshold(*_held(current))
 
 
 def release() -> None:
     """End the hold (a backward pass ended, or the graph was freed): put the user's thresholds back."""
-    global _saved, _set, _first, pending
+    global _saved, _first, pending
     with _lock:
         pending = _enabled
         # NOTE: thresholds the user changed during the hold are theirs; only the ones set here are undone,
         # and before the state is cleared, so an interrupt in between cannot leave them set for good.
-        if _saved is not None and gc.get_threshold() == _set:
+        if _saved is not None and gc.get_threshold() == _held(_saved):
             gc.set_threshold(*_saved)
         _saved = _first = None
+
+
+def _held(saved: tuple[int, int, int]) -> tuple[int, int, int]:
+    return (HOLD_THRESHOLD, *saved[1:])
 
 
 def _freed(ref: weakref.ref[Any]) -> None:

@@ -307,13 +307,13 @@ class TorchMLP(torch.nn.Module if torch is not None else object):
         return x
 
 
-def compare_with_torch(model, rows, rng):
-    tmodel = TorchMLP(model)
-    tmodel.train(model.training)
-    k = model.nouts[-1]
-    weights = [[rng.uniform(-1, 1) for _ in range(k)] for _ in rows]
+def _backprop_both(model, tmodel, rows, rng):
+    """Backprop one random weighted sum of the outputs through both models; the outputs, input grads and
+    weight grads must agree."""
+    weights = [[rng.uniform(-1, 1) for _ in range(model.nouts[-1])] for _ in rows]
     xs = [[Value(v) for v in row] for row in rows]
     model.zero_grad()
+    tmodel.zero_grad()
     outs = model(xs)
     outs = [[o] if isinstance(o, Value) else o for o in outs]
     total = None
@@ -329,8 +329,16 @@ def compare_with_torch(model, rows, rng):
     for row, t_row in zip(xs, t_in.grad.tolist()):
         assert [v.grad for v in row] == pytest.approx(t_row, abs=TOL)
     for layer, lin in zip(model.layers, tmodel.linears):
-        for n, w_row, b in zip(layer.neurons, lin.weight.grad.tolist(), lin.bias.grad.tolist()):
+        for n, w_row in zip(layer.neurons, lin.weight.grad.tolist()):
             assert [w.grad for w in n.w] == pytest.approx(w_row, abs=TOL)
+
+
+def compare_with_torch(model, rows, rng):
+    tmodel = TorchMLP(model)
+    tmodel.train(model.training)
+    _backprop_both(model, tmodel, rows, rng)
+    for layer, lin in zip(model.layers, tmodel.linears):
+        for n, b in zip(layer.neurons, lin.bias.grad.tolist()):
             assert n.b.grad == pytest.approx(b, abs=TOL)
     return tmodel
 
@@ -382,26 +390,7 @@ def test_batchnorm_mlp_matches_torch_in_train_and_eval(activation, residual):
 
 
 def _compare_bn_model(model, tmodel, rows, rng):
-    weights = [[rng.uniform(-1, 1) for _ in range(2)] for _ in rows]
-    xs = [[Value(v) for v in row] for row in rows]
-    model.zero_grad()
-    tmodel.zero_grad()
-    outs = model(xs)
-    total = None
-    for row, wrow in zip(outs, weights):
-        for o, w in zip(row, wrow):
-            total = o * w if total is None else total + o * w
-    total.backward()
-    t_in = torch.tensor(rows, dtype=torch.float64, requires_grad=True)
-    t_out = tmodel(t_in)
-    (t_out * torch.tensor(weights, dtype=torch.float64)).sum().backward()
-    for row, t_row in zip(outs, t_out.tolist()):
-        assert [o.data for o in row] == pytest.approx(t_row, abs=TOL)
-    for row, t_row in zip(xs, t_in.grad.tolist()):
-        assert [v.grad for v in row] == pytest.approx(t_row, abs=TOL)
-    for layer, lin in zip(model.layers, tmodel.linears):
-        for n, w_row in zip(layer.neurons, lin.weight.grad.tolist()):
-            assert [w.grad for w in n.w] == pytest.approx(w_row, abs=TOL)
+    _backprop_both(model, tmodel, rows, rng)
     for bn, tbn in zip(model.norms, tmodel.norms):
         assert [w.grad for w in bn.weight] == pytest.approx(tbn.weight.grad.tolist(), abs=TOL)
         assert [b.grad for b in bn.bias] == pytest.approx(tbn.bias.grad.tolist(), abs=TOL)
