@@ -1,6 +1,6 @@
 """chainrule's autograd: a scalar reverse-mode autograd engine (the public API, nothing else)."""
 
-from .backprop import detect_anomaly, gradients, toposort
+from .backprop import detect_anomaly, gradients, is_anomaly_enabled, toposort
 from .collector import is_gc_hold_enabled, set_gc_hold
 from .compile import CompiledFunction, GuardError, compile
 from .functional import grad, hessian, value_and_grad
@@ -8,7 +8,7 @@ from .gradcheck import GradcheckError, gradcheck
 from .graph import draw_graph
 from .ops import OPS
 from .steps import BackwardStep, Contribution, backward_steps, explain
-from .value import Constant, Value, is_grad_enabled, no_grad
+from .value import Constant, Value, is_grad_enabled, linear, no_grad
 
 __all__ = [
     "OPS",
@@ -28,8 +28,10 @@ __all__ = [
     "gradcheck",
     "gradients",
     "hessian",
+    "is_anomaly_enabled",
     "is_gc_hold_enabled",
     "is_grad_enabled",
+    "linear",
     "no_grad",
     "set_gc_hold",
     "toposort",

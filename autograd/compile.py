@@ -11,7 +11,7 @@ import functools
 import inspect
 import numbers
 import warnings
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from typing import Any
 
 from . import backprop
@@ -19,10 +19,22 @@ from .compiled_program import COMPARISONS, Program, Spec, _operand, trace
 from .compiled_python import GuardFailed, Replay, ReplayError, Result, generate, interpret
 from .value import Value
 
-try:
-    import numpy as np
-except ImportError:  # pragma: no cover - depends on the environment
-    np = None  # type: ignore[assignment]
+# NumPy, once a batched call has imported it: `import autograd` loads the standard library only.
+np: Any = None
+_numpy_missing = False
+
+
+def _load_numpy() -> Any:
+    """NumPy for the batched replay (imported on first use), or None when it is not installed."""
+    global np, _numpy_missing
+    if np is None and not _numpy_missing:
+        try:
+            import numpy
+        except ImportError:  # pragma: no cover - depends on the environment
+            _numpy_missing = True
+        else:
+            np = numpy
+    return np
 
 # A trace is interpreted for its first GENERATE_AFTER replays, then compiled to Python. CPython compiles
 # the generated code at ~12 us per op (56 us with the backward: ~5 lines per op), and it then replays
@@ -332,7 +344,7 @@ class CompiledFunction:
     def _evaluate(self, flat: list[float], key: Hashable, args: tuple[Any, ...],
                   with_grad: bool) -> tuple[Result, _Trace]:
         """Replay the first cached trace whose guards hold, else trace ``f`` again (or raise if strict)."""
-        checked = with_grad and backprop._anomaly_mode
+        checked = with_grad and backprop.is_anomaly_enabled()
         traces = self._cache.get(key)
         failure: tuple[_Trace, int | None] | None = None
         if traces:
@@ -436,6 +448,7 @@ class CompiledFunction:
 
     # -- batches ------------------------------------------------------------------------------------------
     def _batch(self, args: tuple[Any, ...], who: str, seed: float | None, input_grads: bool) -> _BatchOut:
+        _load_numpy()
         n = _batch_size(args, who)
         out = _BatchOut(n)
         if np is None:
@@ -509,7 +522,7 @@ class CompiledFunction:
     def _keep(self, t: _Trace, args: tuple[Any, ...], cols: Any, result: Any, seed: float | None,
               who: str, out: _BatchOut) -> None:
         assert np is not None
-        if seed is not None and backprop._anomaly_mode:
+        if seed is not None and backprop.is_anomaly_enabled():
             gin = result.input_grads
             finite = np.isfinite(result.captured_grads).all() and (gin is None or np.isfinite(gin).all())
             if not finite:
@@ -689,35 +702,35 @@ def _size(spec: Spec) -> int:
     return sum(_size(s) for s in spec[1])
 
 
+# NOTE: the recursive helpers below are module functions, not closures that call themselves: such a
+# closure is a reference cycle (function -> cell -> function), which kept every traced graph alive, and
+# the collector hold on, until the next full collection.
 def _unflatten(spec: Spec, flat: list[Any]) -> Any:
+    return flat[0] if spec is None else _build(spec, iter(flat))
+
+
+def _build(spec: Spec, it: Iterator[Any]) -> Any:
     if spec is None:
-        return flat[0]
-    it = iter(flat)
-
-    def build(s: Spec) -> Any:
-        if s is None:
-            return next(it)
-        kind, children = s
-        items = [build(c) for c in children]
-        return tuple(items) if kind is tuple else items
-
-    return build(spec)
+        return next(it)
+    kind, children = spec
+    items = [_build(c, it) for c in children]
+    return tuple(items) if kind is tuple else items
 
 
 def _flat_names(args: tuple[Any, ...], static: frozenset[int], name: Callable[[int], str]) -> list[str]:
     names: list[str] = []
-
-    def visit(x: Any, path: str) -> None:
-        if isinstance(x, (list, tuple)):
-            for i, xi in enumerate(x):
-                visit(xi, f"{path}[{i}]")
-        else:
-            names.append(path)
-
     for i, x in enumerate(args):
         if i not in static:
-            visit(x, name(i))
+            _leaf_names(x, name(i), names)
     return names
+
+
+def _leaf_names(x: Any, path: str, names: list[str]) -> None:
+    if isinstance(x, (list, tuple)):
+        for i, xi in enumerate(x):
+            _leaf_names(xi, f"{path}[{i}]", names)
+    else:
+        names.append(path)
 
 
 def _batch_size(args: tuple[Any, ...], who: str) -> int:

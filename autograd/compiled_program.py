@@ -109,37 +109,35 @@ def trace(
     """
     leaves = [Value(x, label=n) for x, n in zip(flat, names)]
     tracer = Tracer()
-    saved = _value._tracer, _value._grad_enabled
-    # NOTE: without grad enabled (a call inside no_grad()) every op would return a bare leaf and the
-    # trace would record a constant function.
-    _value._tracer, _value._grad_enabled = tracer, True
-    try:
+    # NOTE: tracing turns grad on in this thread: inside no_grad() every op would return a Constant and
+    # the trace would record a constant function. Other threads' ops, comparisons and float() calls
+    # report to their own (absent) tracer, never to this one.
+    with _value.tracing(tracer):
         out = f(*call_args(leaves))
-    finally:
-        _value._tracer, _value._grad_enabled = saved
     out_values, spec = _flatten_output(out, name)
     return _build(name, leaves, out, out_values, spec, tracer.events)
 
 
 def _flatten_output(out: Any, name: str) -> tuple[list[Value], Spec]:
     values: list[Value] = []
-
-    def visit(x: Any, path: str) -> Spec:
-        if isinstance(x, Value):
-            values.append(x)
-            return None
-        if isinstance(x, (int, float)) and not isinstance(x, bool):
-            values.append(Constant(float(x)))  # an output that ignores the inputs: every grad is 0
-            return None
-        if isinstance(x, (list, tuple)) and x:
-            return (type(x), tuple(visit(xi, f"{path}[{i}]") for i, xi in enumerate(x)))
-        raise TypeError(
-            f"compile: {name} must return a Value, a number, or a non-empty list of them; "
-            f"{path} is {type(x).__name__} ({x!r})"
-        )
-
-    spec = visit(out, "its result")
+    spec = _output_leaves(out, "its result", values, name)
     return values, spec
+
+
+def _output_leaves(x: Any, path: str, values: list[Value], name: str) -> Spec:
+    # a module function, not a closure calling itself: that would be a reference cycle (see compile.py)
+    if isinstance(x, Value):
+        values.append(x)
+        return None
+    if isinstance(x, (int, float)) and not isinstance(x, bool):
+        values.append(Constant(float(x)))  # an output that ignores the inputs: every grad is 0
+        return None
+    if isinstance(x, (list, tuple)) and x:
+        return (type(x), tuple(_output_leaves(xi, f"{path}[{i}]", values, name) for i, xi in enumerate(x)))
+    raise TypeError(
+        f"compile: {name} must return a Value, a number, or a non-empty list of them; "
+        f"{path} is {type(x).__name__} ({x!r})"
+    )
 
 
 def _build(

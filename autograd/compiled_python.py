@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from .compiled_program import COMPARISONS, Program
-from .ops import OPS, singular_local
+from .ops import OPS, singular_derivatives
 from .value import Value
 
 # outputs, grads of the inputs, grads of the captured leaves (the grads are None without with_grad)
@@ -88,7 +88,7 @@ def generate(p: Program, with_grad: bool) -> Replay:
     for i, ins in enumerate(p.instructions):
         op = OPS[ins.op]
         env[f"F_{ins.op}"] = op.forward
-        env[f"L_{ins.op}"] = op.local
+        env[f"L_{ins.op}"] = op.derivatives
         operands = [f"v{s}" for s in ins.ins]
         if ins.arg is not None:
             env[f"A{i}"] = ins.arg
@@ -96,7 +96,7 @@ def generate(p: Program, with_grad: bool) -> Replay:
         emit(f"    v{ins.out} = F_{ins.op}({', '.join(operands)})")
         if with_grad and i < p.n_backward:
             # NOTE: a rule that raises (a singular derivative, e.g. d sqrt at 0) escapes this function;
-            # the caller then re-runs the interpreter, which substitutes singular_local as eager does.
+            # the caller then re-runs the interpreter, which substitutes singular_derivatives as eager does.
             targets = "".join(f"d{ins.out}_{j}, " for j in range(len(ins.ins)))
             emit(f"    {targets}= L_{ins.op}(v{ins.out}, {', '.join(operands)})")
         emit_guards(i)
@@ -158,9 +158,9 @@ def interpret(
         vals[ins.out] = out
         if with_grad and i < p.n_backward:
             try:
-                local = tuple(op.local(out, *xs, *extra))
+                local = tuple(op.derivatives(out, *xs, *extra))
             except (ZeroDivisionError, OverflowError):
-                local = tuple(singular_local(ins.op, xs[0], *extra))
+                local = tuple(singular_derivatives(ins.op, *xs, *extra))
             local_grads.append(local)
         for gi in guards_after.get(i, ()):
             check_guard(p, gi, vals)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import numbers
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any, Union
 
@@ -23,9 +24,16 @@ from .value import Value, is_grad_enabled
 
 ArgNums = Union[int, Sequence[int]]
 
-# How many grad/hessian calls are evaluating their function right now. Inside one, results must stay
-# Values (the enclosing call differentiates them); at the top level they are floats.
-_depth = 0
+
+class _Nesting(threading.local):
+    """How many grad/hessian calls of this thread are evaluating their function right now. Inside one,
+    results must stay Values (the enclosing call differentiates them); at the top level they are floats.
+    Per thread: another thread's grad call says nothing about this one's nesting."""
+
+    depth = 0
+
+
+_nesting = _Nesting()
 
 
 def _fresh(x: Any, name: str, i: int) -> Value:
@@ -72,17 +80,16 @@ def _trace(
 ) -> tuple[Value, list[Value], bool]:
     """Run f with fresh nodes at positions ``nums``: its output, those nodes, and whether the result
     must stay a graph (an enclosing grad is differentiating it)."""
-    global _depth
     _require_grad(name)
-    nested = _depth > 0 or any(isinstance(args[i], Value) for i in nums)
+    nested = _nesting.depth > 0 or any(isinstance(args[i], Value) for i in nums)
     call = list(args)
     for i in nums:
         call[i] = _fresh(args[i], name, i)
-    _depth += 1
+    _nesting.depth += 1
     try:
         y = _output(f(*call), name, f)
     finally:
-        _depth -= 1
+        _nesting.depth -= 1
     return y, [call[i] for i in nums], nested
 
 

@@ -1,8 +1,8 @@
 """The op table: each primitive's forward rule, local-derivative rule and graph label, written once.
 
-A local-derivative rule takes ``(out, *inputs, *args)`` and returns ∂out/∂input for each input. Rules use
-only arithmetic, comparisons and the generic functions below, so the same rule runs on floats (first
-order) and on Values (higher order). This module imports nothing from the package.
+A derivative rule takes ``(out, *inputs, *args)`` and returns ∂out/∂input for each input. Rules use only
+arithmetic, comparisons and the generic functions below, so the same rule runs on floats (first order)
+and on Values (higher order). This module imports nothing from the package.
 """
 
 from __future__ import annotations
@@ -18,20 +18,26 @@ from typing import Any
 # getter (3 reads per op built: 62 -> 40 ns).
 @dataclass(frozen=True, slots=True)
 class Op:
-    """One primitive: ``forward`` on floats, ``local`` derivatives from (out, *inputs, *args)."""
+    """One primitive: ``forward`` on floats, ``derivatives`` ∂out/∂input from (out, *inputs, *args)."""
 
     name: str
-    arity: int  # number of parents (Value operands); constants such as the 3 of x ** 3 are args
+    # number of parents (Value operands), None for any number; a constant (the 3 of x ** 3) is an arg
+    arity: int | None
     forward: Callable[..., float]
-    local: Callable[..., tuple[Any, ...]]
+    derivatives: Callable[..., tuple[Any, ...]]
     symbol: str  # how a graph labels the op node
+
+    @property
+    def local(self) -> Callable[..., tuple[Any, ...]]:
+        """The old name of ``derivatives``."""
+        return self.derivatives
 
 
 # Generic math that works on floats and on anything with the method of the same name (a Value), so a
 # rule such as d sin = cos x can be differentiated again.
-def exp(x: Any) -> Any:
-    """exp(x) of a float, or of a Value through its method."""
-    return math.exp(x) if isinstance(x, (int, float)) else x.exp()
+def log(x: Any) -> Any:
+    """log(x) of a float, or of a Value through its method."""
+    return math.log(x) if isinstance(x, (int, float)) else x.log()
 
 
 def cos(x: Any) -> Any:
@@ -47,6 +53,11 @@ def sin(x: Any) -> Any:
 def sigmoid(x: Any) -> Any:
     """sigmoid(x) of a float, or of a Value through its method."""
     return _sigmoid(x) if isinstance(x, (int, float)) else x.sigmoid()
+
+
+def _number(x: Any) -> float:
+    """The number in x: x itself, or a Value's data (for a rule's branch that must not record a guard)."""
+    return x if isinstance(x, (int, float)) else x.data
 
 
 # Forward rules. Each one raises the matching Python exception with a message naming the op and its
@@ -102,15 +113,60 @@ def _div(x: float, y: float) -> float:
     return out if _MIN <= out <= _MAX else _overflowed("div", "/", x, y, out)
 
 
-def _pow(x: float, c: float) -> float:
-    if x == 0 and c < 0:
-        raise ZeroDivisionError(f"pow: 0 ** {c!r} is a division by zero (base {x!r}, exponent {c!r})")
-    if x < 0 and c != int(c):
-        raise _domain("pow", "a negative base needs an integer exponent", x, c)
+def power(x: float, y: float) -> float:
+    """x ** y on floats, with the errors named: the forward of pow, rpow and vpow.
+
+    A negative base needs an integer exponent (a nan or infinite one gives what IEEE gives, as torch.pow
+    does); 0 to a negative power is a division by zero.
+    """
+    if x == 0 and y < 0:
+        raise ZeroDivisionError(f"pow: {x!r} ** {y!r} is a division by zero (base {x!r}, exponent {y!r})")
+    if x < 0 and math.isfinite(y) and not float(y).is_integer():
+        raise _domain("pow", "a negative base needs an integer exponent", x, y)
     try:
-        return x**c
+        return x**y
     except OverflowError:
-        raise _overflow("pow", x, c) from None
+        raise _overflow("pow", x, y) from None
+
+
+def _rpow(x: float, c: float) -> float:
+    return power(c, x)  # c ** x: the constant is the base
+
+
+def _pow_derivatives(out: Any, x: Any, c: float) -> tuple[Any]:
+    # d x^c = c x^(c-1). NOTE: x ** 0 is the constant 1; without the guard the rule computes 0 * 0 ** -1
+    # at x = 0 and reports an infinite slope (or raises at higher order).
+    return (c * x ** (c - 1) if c != 0 else 0.0,)
+
+
+def _rpow_derivatives(out: Any, x: Any, c: float) -> tuple[Any]:
+    # d c^x = c^x log c. c is a number (the node's argument), never a Value, so math.log is safe here.
+    # At c = 0 the slope is 0 (0^x is flat where it is defined), and nan for c < 0, as torch.pow gives.
+    if c == 0:
+        return (0.0,)
+    return (out * (math.log(c) if c > 0 else math.nan),)
+
+
+def _vpow_derivatives(out: Any, x: Any, y: Any) -> tuple[Any, Any]:
+    # d x^y/dx = y x^(y-1) and d x^y/dy = x^y log x, with torch.pow's choices where these are undefined:
+    # d/dx is 0 at x = y = 0; d/dy is 0 at x = 0 (for y >= 0, the only exponents a zero base allows)
+    # and nan for a negative base (x^y exists only at integer y, so it has no slope in y).
+    # NOTE: d/dx is 0 only where x is 0 too: y x^(y-1) is 0 at any y = 0, but its own derivative in y
+    # (x^(y-1) there) is not, and grad-of-grad must see it.
+    xn, yn = _number(x), _number(y)
+    if xn == 0 and yn <= 1 and not isinstance(x, (int, float)):
+        # NOTE: rules run on Values only to differentiate again; at a zero base with y <= 1 the second
+        # derivatives are infinite or undefined (torch gives nan), where the masks below would say 0.
+        raise ZeroDivisionError(f"vpow: {xn!r} ** {yn!r} has infinite or undefined second derivatives")
+    return (0.0 if xn == 0 and yn == 0 else y * x ** (y - 1)), _vpow_dy(out, x)
+
+
+def _vpow_dy(out: Any, x: Any) -> Any:
+    xn = _number(x)
+    if xn > 0 or xn != xn:  # a nan base propagates
+        return out * log(x)
+    # out * nan, not a bare nan: differentiated again, the slope in y of a negative base is still nan
+    return 0.0 if xn == 0 else out * math.nan
 
 
 def _exp(x: float) -> float:
@@ -156,13 +212,54 @@ def _trig(fn: Callable[[float], float], name: str) -> Callable[[float], float]:
     return forward
 
 
+def _relu(x: float) -> float:
+    # NOTE: `0.0 if x <= 0 else x`, not `x if x > 0 else 0.0`: relu(nan) is nan (as in torch), not 0.
+    return 0.0 if x <= 0 else x
+
+
 def _leaky_relu(x: float, slope: float) -> float:
     return x if x > 0 else slope * x
 
 
 def _sign(x: Any) -> float:
-    # d|x| = sign(x), with 0 at x = 0 as PyTorch does.
+    # d|x| = sign(x), with 0 at x = 0 (and at nan) as PyTorch does.
     return 1.0 if x > 0 else (-1.0 if x < 0 else 0.0)
+
+
+# linear: b + Σ wᵢ·xᵢ as one node (a neuron's weighted sum), parents (w0..w(n-1), x0..x(n-1)[, b]).
+def weighted_sum(ws: Any, xs: Any, b: float | None) -> float:
+    """b + Σ wᵢ·xᵢ on floats, added left to right as ``((w0·x0 + w1·x1) + ...) + b``, the order a chain
+    of ``*`` and ``+`` nodes adds in, so a fused neuron gives the same float as micrograd's graph."""
+    out = 0.0
+    first = True
+    for w, x in zip(ws, xs):
+        if first:
+            out, first = w * x, False
+        else:
+            out += w * x
+    if b is not None:
+        out = b if first else out + b
+    if _MIN <= out <= _MAX:
+        return out
+    # inf or nan: an overflow if every operand was finite, else IEEE arithmetic on the inf or nan given
+    operands = [*ws, *xs] if b is None else [*ws, *xs, b]
+    if all(map(math.isfinite, operands)):
+        raise OverflowError(
+            f"linear: the weighted sum Σ w·x + b of {len(ws)} products overflows a float; rescale the "
+            "inputs (e.g. normalize data, lower lr)"
+        )
+    return out
+
+
+def _linear(*p: float) -> float:
+    n = len(p) // 2
+    return weighted_sum(p[:n], p[n:2 * n], p[2 * n] if len(p) % 2 else None)
+
+
+def _linear_derivatives(out: Any, *p: Any) -> tuple[Any, ...]:
+    # ∂/∂wᵢ = xᵢ, ∂/∂xᵢ = wᵢ, ∂/∂b = 1: the parents, rearranged
+    n = len(p) // 2
+    return (*p[n:2 * n], *p[:n], 1.0) if len(p) % 2 else (*p[n:], *p[:n])
 
 
 OPS: dict[str, Op] = {
@@ -173,34 +270,47 @@ OPS: dict[str, Op] = {
         Op("mul", 2, _mul, lambda out, x, y: (y, x), "*"),
         Op("div", 2, _div, lambda out, x, y: (1 / y, -out / y), "/"),  # d(x/y)/dy = -x/y^2
         Op("neg", 1, lambda x: -x, lambda out, x: (-1.0,), "neg"),
-        # NOTE: x ** 0 is the constant 1; without the guard its rule computes 0 * 0 ** -1 at x = 0
-        # and reports an infinite slope (or raises at higher order).
-        Op("pow", 1, _pow, lambda out, x, c: (c * x ** (c - 1) if c != 0 else 0.0,), "**"),  # c: an arg
+        Op("pow", 1, power, _pow_derivatives, "**"),  # x ** c, the exponent c an argument
+        Op("rpow", 1, _rpow, _rpow_derivatives, "**"),  # c ** x, the base c an argument
+        Op("vpow", 2, power, _vpow_derivatives, "**"),  # x ** y, both Values
         Op("abs", 1, abs, lambda out, x: (_sign(x),), "abs"),
         Op("exp", 1, _exp, lambda out, x: (out,), "exp"),
         Op("log", 1, _log, lambda out, x: (1 / x,), "log"),
         Op("sqrt", 1, _sqrt, lambda out, x: (0.5 / out,), "sqrt"),
         Op("tanh", 1, math.tanh, lambda out, x: (1 - out * out,), "tanh"),  # d tanh = 1 - tanh^2
         Op("sigmoid", 1, _sigmoid, lambda out, x: (out * (1 - out),), "sigmoid"),  # s (1 - s)
-        Op("relu", 1, lambda x: x if x > 0 else 0.0, lambda out, x: (1.0 if x > 0 else 0.0,), "relu"),
+        # d relu = 0 where out <= 0, else 1: at nan, 1 (the nan passes through), as torch's relu
+        Op("relu", 1, _relu, lambda out, x: (0.0 if out <= 0 else 1.0,), "relu"),
         Op("leaky_relu", 1, _leaky_relu, lambda out, x, a: (1.0 if x > 0 else a,), "leaky_relu"),
         Op("softplus", 1, _softplus, lambda out, x: (sigmoid(x),), "softplus"),  # d softplus = s(x)
         Op("sin", 1, _trig(math.sin, "sin"), lambda out, x: (cos(x),), "sin"),
         Op("cos", 1, _trig(math.cos, "cos"), lambda out, x: (-sin(x),), "cos"),
+        Op("linear", None, _linear, _linear_derivatives, "Σ w·x + b"),
     ]
 }
 
 
-def singular_local(op: str, x: float, *args: float) -> tuple[float, ...]:
-    """The local derivative where the rule divides by zero or overflows: an infinity of the right sign.
+def singular_derivatives(op: str, *inputs: float) -> tuple[float, ...]:
+    """The local derivatives where the rule divides by zero or overflows: infinities of the right sign.
 
-    Only sqrt at 0 and pow with a small base reach here (e.g. d sqrt(x) at 0, d x**0.5 at 0, d x**-1 at
-    1e-200); PyTorch returns the same infinities.
+    ``inputs`` are the node's inputs then its argument. Only sqrt at 0 and a power with a small base
+    reach here (d sqrt(x) at 0, d x**0.5 at 0, d x**-1 at 1e-200, d 0**y at 0 < y < 1); PyTorch returns
+    the same infinities.
     """
+    if op == "vpow":  # d/dx = y x^(y-1) overflowed (x = ±0 with 0 < y < 1, or a tiny x); d/dy is finite
+        x, y = inputs
+        return _infinite_slope(x, y), _vpow_dy(power(x, y), x)
     if op == "pow":
-        (c,) = args
-        sign = math.copysign(1.0, c)
-        if x < 0 and int(c - 1) % 2 == 1:
-            sign = -sign
-        return (math.copysign(math.inf, sign),)
+        return (_infinite_slope(*inputs),)
+    if op == "sqrt":  # d sqrt at ±0: the sign of the zero, as torch (sqrt(-0.0) is -0.0, slope -inf)
+        return (math.copysign(math.inf, inputs[0]),)
     return (math.inf,)
+
+
+def _infinite_slope(x: float, c: float) -> float:
+    """d x^c = c x^(c-1) where x^(c-1) overflows: an infinity with the sign of c, flipped when x < 0 and
+    c - 1 is odd (a negative base to an odd power is negative)."""
+    sign = math.copysign(1.0, c)
+    if x < 0 and int(c - 1) % 2 == 1:
+        sign = -sign
+    return math.copysign(math.inf, sign)

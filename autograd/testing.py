@@ -45,8 +45,8 @@ except ImportError as e:  # pragma: no cover - depends on the environment
     ) from e
 
 from .gradcheck import gradcheck
-from .ops import OPS, Op
-from .value import Value
+from .ops import OPS, Op, weighted_sum
+from .value import Value, linear
 
 Interval = tuple[float, float]
 
@@ -90,6 +90,26 @@ def _pow(b: tuple[Interval, ...], c: float) -> Interval:
     return _hull(*ends)
 
 
+def _rpow(b: tuple[Interval, ...], c: float) -> Interval:
+    (lo, hi) = b[0]  # c ** x is monotone in x for a positive base c
+    return _hull(c**lo, c**hi)
+
+
+def _vpow(b: tuple[Interval, ...], arg: Any) -> Interval:
+    # x ** y with x > 0 is monotone in each operand, so the extremes are at the corners
+    (a0, a1), (b0, b1) = b
+    return _hull(a0**b0, a0**b1, a1**b0, a1**b1)
+
+
+def _linear(b: tuple[Interval, ...], arg: Any) -> Interval:
+    n = len(b) // 2
+    lo, hi = b[2 * n] if len(b) % 2 else (0.0, 0.0)
+    for w, x in zip(b[:n], b[n:2 * n]):
+        p0, p1 = _mul((w, x), None)
+        lo, hi = lo + p0, hi + p1
+    return lo, hi
+
+
 def _abs(b: tuple[Interval, ...], arg: Any) -> Interval:
     (lo, hi) = b[0]
     return (0.0 if lo < 0 < hi else min(abs(lo), abs(hi))), max(abs(lo), abs(hi))
@@ -122,6 +142,9 @@ DOMAINS: dict[str, Domain] = {
         positive=lambda c: () if _natural(c) else (0,),
         args=(2.0, 3.0, 1.0, 0.0, -1.0, -2.0, 0.5, 1.5, -0.5),
     ),
+    "rpow": Domain("c ** x for a positive constant base c: all reals", _rpow, args=(2.0, 0.5, 3.0, 1.5)),
+    "vpow": Domain("x ** y of two Values: x > 0 (kept >= MARGIN), any y", _vpow,
+                   positive=lambda arg: (0,)),
     "abs": Domain("all reals; kink at 0", _abs, kinks=(0.0,)),
     "exp": Domain("all reals (results bounded by BOUND)", _increasing(math.exp)),
     "log": Domain("x > 0: kept >= MARGIN", _increasing(math.log), positive=lambda arg: (0,)),
@@ -137,6 +160,7 @@ DOMAINS: dict[str, Domain] = {
     "softplus": Domain("all reals", _increasing(lambda x: max(x, 0.0) + math.log1p(math.exp(-abs(x))))),
     "sin": Domain("all reals", lambda b, _: (-1.0, 1.0)),
     "cos": Domain("all reals", lambda b, _: (-1.0, 1.0)),
+    "linear": Domain("b + Σ wᵢ·xᵢ: all reals (operands w0..w(n-1), x0..x(n-1), b)", _linear),
 }
 
 # -- how a graph evaluates: one table per number type, keyed like the op table ---------------------
@@ -149,6 +173,8 @@ VALUE_OPS: dict[str, Callable[..., Any]] = {
     "div": lambda x, y: x / y,
     "neg": lambda x: -x,
     "pow": lambda x, c: x**c,
+    "rpow": lambda x, c: c**x,
+    "vpow": lambda x, y: x**y,
     "abs": lambda x: abs(x),
     "exp": lambda x: x.exp(),
     "log": lambda x: x.log(),
@@ -160,11 +186,13 @@ VALUE_OPS: dict[str, Callable[..., Any]] = {
     "softplus": lambda x: x.softplus(),
     "sin": lambda x: x.sin(),
     "cos": lambda x: x.cos(),
+    "linear": lambda *p: linear(p[: len(p) // 2], p[len(p) // 2: 2 * (len(p) // 2)],
+                                p[-1] if len(p) % 2 else None),
 }
 
 #: Plain floats with the math module: an engine-free forward pass (used to find kinks).
 FLOAT_OPS: dict[str, Callable[..., float]] = {
-    **{name: VALUE_OPS[name] for name in ("add", "sub", "mul", "div", "neg", "pow", "abs")},
+    **{name: VALUE_OPS[name] for name in ("add", "sub", "mul", "div", "neg", "pow", "rpow", "vpow", "abs")},
     "exp": math.exp,
     "log": math.log,
     "sqrt": math.sqrt,
@@ -175,7 +203,17 @@ FLOAT_OPS: dict[str, Callable[..., float]] = {
     "softplus": lambda x: max(x, 0.0) + math.log1p(math.exp(-abs(x))),
     "sin": math.sin,
     "cos": math.cos,
+    "linear": lambda *p: weighted_sum(p[: len(p) // 2], p[len(p) // 2: 2 * (len(p) // 2)],
+                                      p[-1] if len(p) % 2 else None),
 }
+
+
+def _sum_of_products(*p: Any) -> Any:
+    n = len(p) // 2
+    total = p[2 * n] if len(p) % 2 else 0
+    for w, x in zip(p[:n], p[n:2 * n]):
+        total = total + w * x
+    return total
 
 
 def mpmath_ops() -> dict[str, Callable[..., Any]]:
@@ -189,6 +227,9 @@ def mpmath_ops() -> dict[str, Callable[..., Any]]:
         **{name: VALUE_OPS[name] for name in ("add", "sub", "mul", "div", "neg", "abs")},
         # An integral exponent stays an int, so a negative base gives a real result.
         "pow": lambda x, c: x ** (int(c) if c == int(c) else mp.mpf(c)),
+        "rpow": lambda x, c: mp.mpf(c) ** x,
+        "vpow": lambda x, y: x**y,
+        "linear": _sum_of_products,
         "exp": mp.exp,
         "log": mp.log,
         "sqrt": mp.sqrt,
@@ -205,7 +246,8 @@ def mpmath_ops() -> dict[str, Callable[..., Any]]:
 # How each op prints, as Value code: a failing example reads as a function to paste.
 _SOURCE: dict[str, str] = {
     "add": "{0} + {1}", "sub": "{0} - {1}", "mul": "{0} * {1}", "div": "{0} / {1}", "neg": "-{0}",
-    "pow": "{0} ** {arg}", "abs": "abs({0})", "leaky_relu": "{0}.leaky_relu({arg})",
+    "pow": "{0} ** {arg}", "rpow": "{arg} ** {0}", "vpow": "{0} ** {1}", "abs": "abs({0})",
+    "leaky_relu": "{0}.leaky_relu({arg})", "linear": "linear([{weights}], [{inputs}], {bias})",
     **{name: "{0}." + name + "()" for name in
        ("exp", "log", "sqrt", "tanh", "sigmoid", "relu", "softplus", "sin", "cos")},
 }
@@ -308,10 +350,14 @@ class RandomGraph:
     def __repr__(self) -> str:
         names = [f"x{i}" for i in range(self.arity)] + [f"v{j}" for j in range(len(self.nodes))]
         lines = [f"def f({', '.join(names[: self.arity])}):"]
+        if "linear" in self.op_names():
+            lines.append("    from autograd import linear")
         for j, node in enumerate(self.nodes):
             shown = [names[o] if isinstance(o, int) else repr(o.value) for o in node.operands]
             shown = [f"({s})" if s.startswith("-") else s for s in shown]
-            expr = _SOURCE[node.op].format(*shown, arg=node.arg)
+            n = len(shown) // 2  # linear: n weights, n inputs, the bias
+            expr = _SOURCE[node.op].format(*shown, arg=node.arg, weights=", ".join(shown[:n]),
+                                           inputs=", ".join(shown[n:2 * n]), bias=shown[-1])
             last = j == len(self.nodes) - 1
             lines.append(f"    return {expr}" if last else f"    {names[self.arity + j]} = {expr}")
         return "\n".join(lines)
@@ -389,6 +435,8 @@ class _Builder:
     def _guard(self, o: Operand, nonzero: bool) -> Operand:
         if not self._needs_guard(o, nonzero):
             return o
+        if isinstance(o, Const):  # a negative constant base (vpow's x): its magnitude (>= 0.5) will do
+            return Const(abs(o.value))
         c = round(self.draw(st.floats(MARGIN, 2.0)), 3)
         return self.push("add", (self.push("mul", (o, o)), Const(c)))
 
@@ -425,6 +473,11 @@ def graphs(
         slot = lambda: len(b.bounds) - 1 - draw(st.integers(0, len(b.bounds) - 1))
         if OPS[op].arity == 1:
             operands: tuple[Operand, ...] = (slot(),)
+        elif OPS[op].arity is None:  # linear: n weights, n inputs (some of them constants), a bias
+            n = draw(st.integers(1, 3))
+            ws = [slot() for _ in range(n)]
+            xs = [Const(draw(_CONSTANTS)) if draw(st.booleans()) else slot() for _ in range(n)]
+            operands = (*ws, *xs, slot())
         else:
             side = draw(st.sampled_from(["none", "left", "right"]))  # which side is a constant
             left = Const(draw(_CONSTANTS)) if side == "left" else slot()
@@ -477,7 +530,7 @@ def assert_gradients_close(
 @contextmanager
 def planted_rule(name: str, local: Callable[..., tuple[Any, ...]]) -> Iterator[Op]:
     """Inside the block, op ``name`` uses the local-derivative rule ``local``: a deliberately wrong rule
-    shows that a test catches it. Yields the original Op, whose ``.local`` a wrong rule can wrap.
+    shows that a test catches it. Yields the original Op, whose ``.derivatives`` a wrong rule can wrap.
 
     >>> from autograd import grad
     >>> with planted_rule("sin", lambda out, x: (out,)):  # wrong: d sin = sin
@@ -492,11 +545,11 @@ def planted_rule(name: str, local: Callable[..., tuple[Any, ...]]) -> Iterator[O
     original = dataclasses.replace(op)
     # NOTE: the Op is changed in place, not replaced in the table: value.py's operators hold their Op in
     # a closure, so a new table entry would leave first-order gradients on the old rule.
-    object.__setattr__(op, "local", local)  # Op is frozen against accidents, not against this
+    object.__setattr__(op, "derivatives", local)  # Op is frozen against accidents, not against this
     try:
         yield original
     finally:
-        object.__setattr__(op, "local", original.local)
+        object.__setattr__(op, "derivatives", original.derivatives)
 
 
 # -- Hypothesis profiles ---------------------------------------------------------------------------

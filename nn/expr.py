@@ -316,7 +316,7 @@ def _apply(node: ast.expr, results: list[Value | float]) -> Value | float:
                 return x * y
             if name == "div":
                 return x / y
-            return x**y  # Value ** number is the pow op; with a Value exponent, exp(y log x)
+            return x**y  # Value ** number is the pow op; with a Value exponent, the vpow op
         # both numbers: the op table's forward gives the engine's error messages (1/0, (-8)**0.5)
         return float(OPS[name].forward(x, y))
     assert isinstance(node, ast.Call) and isinstance(node.func, ast.Name)

@@ -103,14 +103,42 @@ def _rows(logits: object, who: str) -> list[list[Value]]:
     return rows
 
 
-def _log_sum_exp(row: list[Value]) -> Value:
-    # log Σ e^z = m + log Σ e^(z - m) with m = max z: no exp overflows and the largest term is e^0 = 1.
-    # m is a float (a constant): the result does not depend on m, so no gradient flows through it.
+# e^d is exactly 0.0 in float64 for d below about -745; below this, it and all its derivatives are 0.
+_NEGLIGIBLE = -1e4
+
+
+def _shifted(row: list[Value]) -> tuple[float, list[Value | None], Value]:
+    """m = max z, each z - m (None where e^(z - m) and its gradient are exactly 0), and log Σ e^(z - m).
+
+    Working with z - m rather than z keeps every exp at or below e^0 = 1 and keeps the loss exact:
+    logsumexp(z) - z[t] computed as m + log Σ - z[t] loses everything below m's last digit (at m = 1e16
+    it gave 0.0 for log 2). m is a number, not a node: the result does not depend on it.
+    """
     m = max(z.data for z in row)
-    total = (row[0] - m).exp()
-    for z in row[1:]:
-        total = total + (z - m).exp()
-    return total.log() + m
+    diffs: list[Value | None] = []
+    for z in row:
+        # NOTE: `not d <= ...` keeps a nan (it must propagate); a term far below the max is left out, so
+        # logits spanning more than the float range never overflow in z - m.
+        if not z.data - m <= _NEGLIGIBLE:
+            diffs.append(z - m)
+        else:
+            diffs.append(None)
+    kept = [d for d in diffs if d is not None]
+    total = kept[0].exp()
+    for d in kept[1:]:
+        total = total + d.exp()
+    return m, diffs, total.log()
+
+
+def _difference(z: Value, m: float, who: str, what: str) -> Value:
+    """z - m for a score far below the max, whose log-probability is then about z - m."""
+    try:
+        return z - m
+    except OverflowError:
+        raise OverflowError(
+            f"{who}: {what} is beyond the float range: the scores span {m:.3g} to {z.data:.3g}, more than "
+            "1.8e308 apart; rescale the scores"
+        ) from None
 
 
 # ------------------------------------------------------------------------------------------------
@@ -220,12 +248,9 @@ def softmax(logits: Sequence[Any]) -> Any:
     rows = _rows(logits if batch else [logits], "softmax")
     out = []
     for row in rows:
-        m = max(z.data for z in row)
-        exps = [(z - m).exp() for z in row]
-        total = exps[0]
-        for e in exps[1:]:
-            total = total + e
-        out.append([e / total for e in exps])
+        _, diffs, lse = _shifted(row)
+        # e^(z - m - log Σ): each probability is one exp of an exact log-probability
+        out.append([Constant(0.0) if d is None else (d - lse).exp() for d in diffs])
     return out if batch else out[0]
 
 
@@ -238,9 +263,10 @@ def log_softmax(logits: Sequence[Any]) -> Any:
     batch = is_batch(logits)
     rows = _rows(logits if batch else [logits], "log_softmax")
     out = []
-    for row in rows:
-        lse = _log_sum_exp(row)
-        out.append([z - lse for z in row])
+    for i, row in enumerate(rows):
+        m, diffs, lse = _shifted(row)
+        out.append([(_difference(z, m, "log_softmax", f"the log-probability [{i}][{j}]") if d is None else d)
+                    - lse for j, (z, d) in enumerate(zip(row, diffs))])
     return out if batch else out[0]
 
 
@@ -265,4 +291,11 @@ def cross_entropy(logits: Sequence[Sequence[Any]], targets: Sequence[int]) -> Va
         if not 0 <= int(t) < n_classes:
             raise ValueError(f"cross_entropy: target {i} is class {t}, outside the {n_classes} classes "
                              f"0..{n_classes - 1}")
-    return _mean([_log_sum_exp(row) - row[int(t)] for row, t in zip(rows, targets)])
+    terms = []
+    for i, (row, t) in enumerate(zip(rows, targets)):
+        m, diffs, lse = _shifted(row)
+        d = diffs[int(t)]
+        if d is None:
+            d = _difference(row[int(t)], m, "cross_entropy", f"the loss of sample {i}")
+        terms.append(lse - d)  # logsumexp(z) - z[t] = log Σ e^(z - m) - (z[t] - m)
+    return _mean(terms)

@@ -405,6 +405,12 @@ def fit(
     >>> history.epochs, history.train_loss[-1] < history.train_loss[0], evaluate(model, X, y).accuracy
     (50, True, 1.0)
     """
+    if not autograd.is_grad_enabled():
+        # NOTE: inside no_grad() every loss is a Constant: each step would update nothing, silently.
+        raise RuntimeError(
+            "fit: called inside no_grad(), where no graph is built and nothing could be trained; call "
+            "fit outside the no_grad() block"
+        )
     model = _check_module(model)
     epochs = positive_int("epochs", epochs)
     batch_size = positive_int("batch_size", batch_size)

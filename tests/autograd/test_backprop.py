@@ -390,9 +390,11 @@ def test_detect_anomaly_names_the_parent_label_too() -> None:
         w.sqrt().backward()
 
 
-# -- a pass that is interrupted leaves no node marked ------------------------------------------------
+# -- a pass that is interrupted leaves nothing behind ----------------------------------------------------
 # Each node holds its adjoint (the pass's mark) in a slot; a mark left behind would make the next pass
-# skip the node. Two ways in: an error in the sweep, and an interrupt part way through the walk.
+# skip the node. Nor may an interrupted pass leave a grad it added, or the pass lock held (the next pass
+# would hang). The ways in: an interrupt part way through the walk, the sweep, or the clearing of marks,
+# and an error in the sweep.
 
 
 def _nodes(root: Value) -> list[Value]:
@@ -407,6 +409,15 @@ def _nodes(root: Value) -> list[Value]:
     return list(seen.values())
 
 
+def _blank(cls: type, **slots: object) -> Value:
+    node = object.__new__(cls)
+    defaults = {"data": 1.0, "grad": 0.0, "label": "", "op": "", "arg": None, "x": None, "y": None,
+                "dx": 0.0, "dy": 0.0, "_adjoint": None}
+    for slot, v in {**defaults, **slots}.items():
+        getattr(Value, slot).__set__(node, v)
+    return node  # type: ignore[no-any-return]
+
+
 class _Interrupting(Value):
     """A leaf whose parents cannot be read: Ctrl-C arriving while the walk reaches it."""
 
@@ -417,48 +428,32 @@ class _Interrupting(Value):
         raise KeyboardInterrupt
 
 
-def _interrupting_leaf() -> _Interrupting:
-    leaf = object.__new__(_Interrupting)
-    for slot, v in [("data", 1.0), ("grad", 0.0), ("label", ""), ("op", ""), ("arg", None), ("y", None),
-                    ("dx", 0.0), ("dy", 0.0), ("_adjoint", None)]:
-        getattr(Value, slot).__set__(leaf, v)
-    Value.x.__set__(leaf, None)
-    return leaf
+def _then_right(root: Value, a: Value, expected: float) -> None:
+    """After the interrupted pass: nothing kept, nothing added, and the next pass is exact."""
+    assert all(n._adjoint is None for n in _nodes(root))
+    assert a.grad == 0.0
+    root.backward()  # would hang if the pass lock were still held
+    assert a.grad == pytest.approx(expected)
 
 
 @pytest.mark.parametrize("run", [lambda r: r.backward(), lambda r: gradients(r, [r]), toposort],
                          ids=["backward", "gradients", "toposort"])
-def test_an_interrupted_walk_leaves_no_mark(run) -> None:  # type: ignore[no-untyped-def]
+def test_an_interrupted_walk_leaves_nothing_behind(run) -> None:  # type: ignore[no-untyped-def]
     a = Value(2.0)
     shared = a * 3.0
-    root = (shared * _interrupting_leaf() + shared.tanh()) * a
+    leaf = _blank(_Interrupting)
+    root = (shared * leaf + shared.tanh()) * a
     with pytest.raises(KeyboardInterrupt):
         run(root)
     nodes = _nodes(root)
     assert len(nodes) == 8  # a, 3.0, shared, the leaf, the product, tanh, +, *
     assert all(n._adjoint is None for n in nodes)
-
-
-@pytest.mark.parametrize("run", [lambda r: gradients(r, [r]), toposort], ids=["gradients", "toposort"])
-def test_an_interrupt_while_unmarking_leaves_no_mark(run, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    from autograd import backprop
-
-    def interrupted(order: list[Value], constants: list[Value]) -> None:
-        for node in constants:
-            node._adjoint = None
-        for node in order[: len(order) // 2]:
-            node._adjoint = None
-        raise KeyboardInterrupt
-
-    a = Value(2.0)
-    root = (a * 3.0).tanh() * a + 1.0
-    monkeypatch.setattr(backprop, "_release", interrupted)
-    with pytest.raises(KeyboardInterrupt):
-        run(root)
-    assert all(n._adjoint is None for n in _nodes(root))
-    monkeypatch.undo()
-    root.backward()
-    assert a.grad == pytest.approx(math.tanh(6.0) + 6.0 * (1 - math.tanh(6.0) ** 2))
+    assert a.grad == 0.0
+    # the same graph without the interrupting leaf, walked again: every node is reached afresh
+    root2 = (shared * 1.0 + shared.tanh()) * a
+    root2.backward()
+    t = math.tanh(6.0)
+    assert a.grad == pytest.approx((6.0 + t) + a.data * (3.0 + 3.0 * (1 - t * t)))
 
 
 class _InterruptingLocal(Value):
@@ -471,21 +466,21 @@ class _InterruptingLocal(Value):
         raise KeyboardInterrupt
 
 
-def test_an_interrupt_in_the_sweep_of_backward_leaves_no_mark() -> None:
-    # backward's sweep unmarks each node as it goes (children first), so it cannot rely on a walk from
-    # the root to find the rest: it unmarks from the order it holds.
+@pytest.mark.parametrize("run", [lambda r: r.backward(), lambda r: gradients(r, [r])],
+                         ids=["backward", "gradients"])
+def test_an_interrupt_in_the_sweep_leaves_nothing_behind(run) -> None:  # type: ignore[no-untyped-def]
     a = Value(2.0)
-    node = object.__new__(_InterruptingLocal)
-    for slot, v in [("data", 4.0), ("grad", 0.0), ("label", ""), ("op", "neg"), ("arg", None), ("x", a * 2.0),
-                    ("y", None), ("dy", 0.0), ("_adjoint", None)]:
-        getattr(Value, slot).__set__(node, v)
+    node = _blank(_InterruptingLocal, data=4.0, op="neg", x=a * 2.0)
     root = (node * a).tanh() + 1.0
     with pytest.raises(KeyboardInterrupt):
-        root.backward()
+        run(root)
     assert all(n._adjoint is None for n in _nodes(root))
+    assert a.grad == 0.0
+    ok = (a * 2.0 * a).tanh() + 1.0  # the same function without the interrupting node
+    _then_right(ok, a, (1 - math.tanh(8.0) ** 2) * 8.0)
 
 
-def test_an_error_in_the_sweep_leaves_no_mark_and_the_next_pass_is_right() -> None:
+def test_an_error_in_the_sweep_leaves_nothing_behind_and_the_next_pass_is_right() -> None:
     x = Value(0.0)
     c = Value(2.0)
     root = x.sqrt() * c + x * 3.0
@@ -495,3 +490,28 @@ def test_an_error_in_the_sweep_leaves_no_mark_and_the_next_pass_is_right() -> No
     assert x.grad == 0.0  # the failed pass added nothing
     root.backward()
     assert (x.grad, c.grad) == (math.inf, 0.0)
+
+
+@pytest.mark.parametrize("where", ["constants", "order"])
+def test_an_interrupt_while_clearing_marks_leaves_none(where: str, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from autograd import backprop
+
+    def interrupted(self: backprop._Pass) -> None:
+        if where == "constants":
+            self.constants[0]._adjoint = None
+        else:
+            for node in self.order[: len(self.order) // 2]:
+                node.grad += node._adjoint
+                node._adjoint = None
+        raise KeyboardInterrupt
+
+    a = Value(2.0)
+    root = (a * 3.0).tanh() * a + 1.0
+    monkeypatch.setattr(backprop._Pass, "add_to_grads", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        root.backward()
+    assert all(n._adjoint is None for n in _nodes(root))
+    monkeypatch.undo()
+    a.grad = 0.0
+    root.backward()
+    assert a.grad == pytest.approx(math.tanh(6.0) + 6.0 * (1 - math.tanh(6.0) ** 2))

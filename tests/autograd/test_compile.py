@@ -530,7 +530,7 @@ def test_pure_python_batch_fallback_matches_scalar_replay(monkeypatch: pytest.Mo
 
 # -- the NumPy op table ------------------------------------------------------------------------------------
 
-_ARGS = {"pow": [2.0, 3.0, -1.0, 0.5, 1.5], "leaky_relu": [0.01, 0.2]}
+_ARGS = {"pow": [2.0, 3.0, -1.0, 0.5, 1.5], "rpow": [2.0, 0.5], "leaky_relu": [0.01, 0.2]}
 
 
 @pytest.mark.parametrize("name", sorted(OPS))
@@ -538,9 +538,10 @@ def test_every_op_has_a_numpy_rule_that_agrees_with_the_table(name: str) -> None
     op = OPS[name]
     rule = array_op(name)  # raises for an op added to OPS without a NumPy rule
     rng = np.random.default_rng(0)
-    positive = name in ("log", "sqrt", "pow")
+    positive = name in ("log", "sqrt", "pow", "vpow")
+    arity = 5 if op.arity is None else op.arity  # linear: two weights, two inputs, a bias
     for arg in _ARGS.get(name, [None]):
-        xs = [rng.uniform(0.1, 3.0, 50) if positive else rng.uniform(-3.0, 3.0, 50) for _ in range(op.arity)]
+        xs = [rng.uniform(0.1, 3.0, 50) if positive else rng.uniform(-3.0, 3.0, 50) for _ in range(arity)]
         if name == "div":
             xs[1] = np.where(np.abs(xs[1]) < 0.1, 0.5, xs[1])
         extra = () if arg is None else (arg,)
@@ -551,7 +552,7 @@ def test_every_op_has_a_numpy_rule_that_agrees_with_the_table(name: str) -> None
             # forwards agree to a few ulps (NumPy's transcendental functions are not math's)
             assert close(float(out[b]), op.forward(*scalars, *extra), rel=1e-15), (name, scalars)
             # rules agree given the same output
-            for d, e in zip(local, op.local(float(out[b]), *scalars, *extra)):
+            for d, e in zip(local, op.derivatives(float(out[b]), *scalars, *extra)):
                 got = float(np.broadcast_to(d, out.shape)[b])
                 assert close(got, float(e), rel=1e-15, abs_=1e-300), (name, scalars, got, e)
 
@@ -559,9 +560,13 @@ def test_every_op_has_a_numpy_rule_that_agrees_with_the_table(name: str) -> None
 def test_numpy_relu_and_abs_follow_the_table_at_nan_and_zero() -> None:
     x = np.array([np.nan, 0.0, -0.0, -1.0, 2.0])
     relu, absolute = array_op("relu"), array_op("abs")
-    assert relu.forward(x).tolist() == [OPS["relu"].forward(v) for v in x.tolist()]
-    assert (relu.local(None, x)[0] * 1.0).tolist() == [OPS["relu"].local(0.0, v)[0] for v in x.tolist()]
-    assert absolute.local(None, x)[0].tolist() == [OPS["abs"].local(0.0, v)[0] for v in x.tolist()]
+    out = relu.forward(x)
+    same = lambda a, b: all(p == q or (p != p and q != q) for p, q in zip(a, b))  # nan matches nan
+    assert same(out.tolist(), [OPS["relu"].forward(v) for v in x.tolist()])
+    assert math.isnan(out[0])  # relu(nan) is nan, as in torch
+    assert (relu.local(out, x)[0] * 1.0).tolist() == [
+        OPS["relu"].derivatives(OPS["relu"].forward(v), v)[0] for v in x.tolist()]
+    assert absolute.local(None, x)[0].tolist() == [OPS["abs"].derivatives(0.0, v)[0] for v in x.tolist()]
 
 
 def test_compiled_function_is_exported() -> None:

@@ -39,8 +39,12 @@ def apply_op(name: str, x: Value, y: Value) -> Value:
     apply = VALUE_OPS[name]
     if OPS[name].arity == 2:
         return apply(x, y)
+    if OPS[name].arity is None:  # linear: w = (x, y), inputs (y, 0.5), bias x
+        return apply(x, y, y, 0.5, x)
     if name == "pow":
         return apply(x, 2.5)
+    if name == "rpow":
+        return apply(x, 2.0)
     if name == "leaky_relu":
         return apply(x, 0.1)
     return apply(x)
@@ -51,11 +55,12 @@ def apply_op(name: str, x: Value, y: Value) -> Value:
 def test_every_op_passes_to_third_order(name: str, x: float) -> None:
     # Each op on its own, inside its domain and away from kinks; binary ops in both arguments and with a
     # constant on each side.
-    if name in ("log", "sqrt", "pow"):
+    if name in ("log", "sqrt", "pow", "vpow"):
         x = abs(x)
     assert gradcheck(lambda x, y: apply_op(name, x, y), x, 1.3, order=3)
     if OPS[name].arity == 2:
-        assert gradcheck(lambda x: VALUE_OPS[name](x, 1.3) + VALUE_OPS[name](-1.1, x), x, order=3)
+        left = 1.1 if name == "vpow" else -1.1  # a negative base needs an integer exponent
+        assert gradcheck(lambda x: VALUE_OPS[name](x, 1.3) + VALUE_OPS[name](left, x), x, order=3)
 
 
 @pytest.mark.parametrize("c", [0.5, 2.0, 3.0, -1.0, -1.5])
@@ -117,9 +122,9 @@ def test_a_rule_written_with_math_passes_order_one_and_fails_order_two() -> None
 def test_a_planted_wrong_rule_for_every_op_fails(name: str) -> None:
     # Every rule scaled by 1.5: each op is checked where its derivative is not 0.
     f = lambda x, y: apply_op(name, x, y)
-    rule = OPS[name].local
+    rule = OPS[name].derivatives
     with planted_rule(name, lambda *a: tuple(1.5 * d for d in rule(*a))) as old:
-        assert old.local is rule and OPS[name].local is not rule
+        assert old.derivatives is rule and OPS[name].derivatives is not rule
         with pytest.raises(GradcheckError):
             gradcheck(f, 0.7, 1.3)
     assert gradcheck(f, 0.7, 1.3)

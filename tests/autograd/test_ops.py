@@ -8,7 +8,7 @@ from typing import Any, NamedTuple
 
 import pytest
 
-from autograd import OPS, Constant, Value, grad, gradients, hessian
+from autograd import OPS, Constant, Value, grad, gradients, hessian, toposort
 from autograd.testing import VALUE_OPS
 
 SQRT3 = math.sqrt(3.0)
@@ -22,14 +22,15 @@ class Case(NamedTuple):
     arg: float | None  # the op's constant (pow exponent, leaky_relu slope); None when it has none
     value: float
     local: tuple[float, ...]  # ∂out/∂input, one per input
-    second: Any  # unary: d²out/dx²; binary: the 2×2 Hessian over (x, y)
-    third: float | None  # unary: d³out/dx³ (None for binary ops)
+    second: Any  # unary: d²out/dx²; otherwise the Hessian over the inputs (2×2 for (x, y))
+    third: float | None  # unary: d³out/dx³ (None for the others)
     id: str
 
 
 # How each op is reached from the public API: the same table the property tests use.
 APPLY = VALUE_OPS
 
+LN2 = math.log(2.0)
 ATANH_HALF = math.atanh(0.5)  # tanh of it is 0.5
 LOG3 = math.log(3.0)  # sigmoid of it is 0.75
 
@@ -42,8 +43,19 @@ CASES = [
     Case("div", (3.0, 2.0), None, 1.5, (0.5, -0.75), [[0.0, -0.25], [-0.25, 0.75]], None, "div"),
     Case("div", (-1.0, -4.0), None, 0.25, (-0.25, 1 / 16), [[0.0, -1 / 16], [-1 / 16, 2 / 64]], None,
          "div-negative"),
+    # x^y: (y x^(y-1), x^y ln x); f_xx = y(y-1) x^(y-2), f_xy = x^(y-1) (1 + y ln x), f_yy = x^y ln² x
+    Case("vpow", (2.0, 3.0), None, 8.0, (12.0, 8 * LN2), [[12.0, 4 + 12 * LN2], [4 + 12 * LN2, 8 * LN2**2]],
+         None, "vpow"),
+    Case("vpow", (0.5, -1.0), None, 2.0, (-4.0, -2 * LN2),
+         [[16.0, 4 * (1 + LN2)], [4 * (1 + LN2), 2 * LN2**2]], None, "vpow-reciprocal"),
+    # b + w0 x0 + w1 x1 over (w0, w1, x0, x1, b): (x0, x1, w0, w1, 1); f_{wi xi} = 1, all else 0
+    Case("linear", (2.0, -1.0, 3.0, 4.0, 0.5), None, 2.5, (3.0, 4.0, 2.0, -1.0, 1.0),
+         [[1.0 if {i, j} in ({0, 2}, {1, 3}) else 0.0 for j in range(5)] for i in range(5)], None, "linear"),
     # unary
     Case("neg", (3.0,), None, -3.0, (-1.0,), 0.0, 0.0, "neg"),
+    # c^x: c^x ln c, c^x ln² c, c^x ln³ c
+    Case("rpow", (3.0,), 2.0, 8.0, (8 * LN2,), 8 * LN2**2, 8 * LN2**3, "rpow"),
+    Case("rpow", (-1.0,), 0.5, 2.0, (-2 * LN2,), 2 * LN2**2, -2 * LN2**3, "rpow-half"),
     # c x^(c-1), c(c-1) x^(c-2), c(c-1)(c-2) x^(c-3)
     Case("pow", (2.0,), 3.0, 8.0, (12.0,), 12.0, 6.0, "pow-cube"),
     Case("pow", (-2.0,), 3.0, -8.0, (12.0,), -12.0, 6.0, "pow-cube-negative-base"),
@@ -90,6 +102,7 @@ CASES = [
 CASE_PARAMS = [pytest.param(c, id=c.id) for c in CASES]
 UNARY_PARAMS = [pytest.param(c, id=c.id) for c in CASES if len(c.inputs) == 1]
 BINARY_PARAMS = [pytest.param(c, id=c.id) for c in CASES if len(c.inputs) == 2]
+SEVERAL_PARAMS = [pytest.param(c, id=c.id) for c in CASES if len(c.inputs) >= 2]
 
 
 def close(a: float, b: float) -> bool:
@@ -117,9 +130,9 @@ def test_default_leaky_relu_slope_is_0_01() -> None:
 def test_table_entries_are_well_formed(name: str) -> None:
     op = OPS[name]
     assert op.name == name
-    assert op.arity in (1, 2)
+    assert op.arity in (1, 2, None)  # None: any number of parents (linear)
     assert isinstance(op.symbol, str) and op.symbol
-    assert all(len(c.inputs) == op.arity for c in CASES if c.name == name)
+    assert all(len(c.inputs) == op.arity for c in CASES if c.name == name and op.arity is not None)
 
 
 @pytest.mark.parametrize("case", CASE_PARAMS)
@@ -142,8 +155,8 @@ def test_table_rules_on_floats(case: Case) -> None:
     extra = () if case.arg is None else (case.arg,)
     out = op.forward(*case.inputs, *extra)
     assert close(out, case.value)
-    local = op.local(out, *case.inputs, *extra)
-    assert len(local) == op.arity
+    local = op.derivatives(out, *case.inputs, *extra)
+    assert len(local) == len(case.inputs)
     assert all(close(float(g), e) for g, e in zip(local, case.local))
 
 
@@ -177,10 +190,11 @@ def test_unary_third_derivative_via_nested_grad(case: Case) -> None:
     assert close(grad(grad(grad(f)))(case.inputs[0]), case.third)
 
 
-@pytest.mark.parametrize("case", BINARY_PARAMS)
-def test_binary_second_derivatives_via_hessian(case: Case) -> None:
-    h = hessian(lambda x, y: apply(case, x, y))(*case.inputs)
-    assert all(close(h[i][j], case.second[i][j]) for i in range(2) for j in range(2)), h
+@pytest.mark.parametrize("case", SEVERAL_PARAMS)
+def test_second_derivatives_via_hessian(case: Case) -> None:
+    n = len(case.inputs)
+    h = hessian(lambda *xs: apply(case, *xs))(*case.inputs)
+    assert all(close(h[i][j], case.second[i][j]) for i in range(n) for j in range(n)), h
 
 
 @pytest.mark.parametrize("case", BINARY_PARAMS)
@@ -218,29 +232,97 @@ def test_sqrt_local_derivative_at_zero_is_inf() -> None:
     assert y.local_grads == (math.inf,)
 
 
-def test_value_exponent_composes_exp_and_log() -> None:
-    # x ** y = e^(y log x): ∂/∂x = y x^(y-1), ∂/∂y = x^y log x
+def test_value_exponent_is_one_pow_node() -> None:
+    # x ** y of two Values: one vpow node with parents (x, y), as the learner wrote one op
     x, y = Value(2.0), Value(3.0)
     z = x**y
-    assert z.op == "exp"
+    assert (z.op, z.parents, z.arg) == ("vpow", (x, y), None)
     assert close(z.data, 8.0)
     z.backward()
     assert close(x.grad, 12.0)
     assert close(y.grad, 8.0 * math.log(2.0))
 
 
-def test_constant_base_composes_exp_with_a_labelled_log_constant() -> None:
+def test_constant_base_is_one_node_with_the_base_as_its_argument() -> None:
     x = Value(3.0)
     z = 2**x
-    assert z.op == "exp"
+    assert (z.op, z.parents, z.arg) == ("rpow", (x,), 2.0)
     assert close(z.data, 8.0)
-    (mul,) = z.parents
-    assert mul.op == "mul"
-    assert mul.parents[0] is x
-    c = mul.parents[1]
-    assert type(c) is Constant
-    assert c.data == math.log(2.0)
-    assert c.label == "log(2)"
     z.backward()
     assert close(x.grad, 8.0 * math.log(2.0))
-    assert c.grad == 0.0
+
+
+def test_negative_base_with_an_integer_value_exponent() -> None:
+    # (-2)^3 = -8; d/dx = 3 (-2)^2 = 12; d/dy is nan (x^y has no real slope in y there), as torch.pow
+    x, y = Value(-2.0), Value(3.0)
+    z = x**y
+    assert z.data == -8.0
+    assert z.local_derivatives[0] == 12.0 and math.isnan(z.local_derivatives[1])
+    assert ((-2) ** Value(2.0)).data == 4.0
+
+
+@pytest.mark.parametrize("x, y, dx, dy", [
+    (0.0, 2.0, 0.0, 0.0), (0.0, 1.0, 1.0, 0.0), (0.0, 0.5, math.inf, 0.0), (0.0, 0.0, 0.0, 0.0),
+    (-0.0, 3.0, 0.0, 0.0),
+])
+def test_zero_base_follows_torch(x: float, y: float, dx: float, dy: float) -> None:
+    # torch.pow(0, y) for y >= 0: d/dx = y 0^(y-1) (0 at y = 0, inf for 0 < y < 1), d/dy = 0
+    assert (Value(x) ** Value(y)).local_derivatives == (dx, dy)
+
+
+@pytest.mark.parametrize("c, x, d", [(0.0, 2.0, 0.0), (0.0, 0.0, 0.0), (1.0, 5.0, 0.0)])
+def test_constant_zero_or_one_base_has_slope_zero(c: float, x: float, d: float) -> None:
+    assert (c ** Value(x)).local_derivatives == (d,)
+
+
+def test_nan_exponents_propagate_instead_of_raising() -> None:
+    assert math.isnan((Value(-2.0) ** math.nan).data)
+    assert math.isnan((Value(-2.0) ** Value(math.nan)).data)
+    assert math.isnan((Value(2.0) ** Value(math.nan)).data)
+
+
+def test_relu_passes_nan_through_with_slope_one() -> None:
+    # torch: relu(nan) = nan, and its grad is 1 (the nan is not masked)
+    y = Value(math.nan).relu()
+    assert math.isnan(y.data) and y.local_derivatives == (1.0,)
+
+
+def test_sqrt_at_negative_zero_has_slope_minus_inf() -> None:
+    y = Value(-0.0).sqrt()
+    assert math.copysign(1.0, y.data) == -1.0 and y.local_derivatives == (-math.inf,)
+
+
+def test_linear_is_one_node_and_the_same_float_as_a_chain_of_products() -> None:
+    from autograd import linear
+
+    ws = [Value(0.1 * i - 0.37) for i in range(7)]
+    xs = [Value(1.3 - 0.29 * i) for i in range(7)]
+    b = Value(0.123)
+    z = linear(ws, xs, b)
+    chain = ws[0] * xs[0]
+    for w, x in zip(ws[1:], xs[1:]):
+        chain = chain + w * x
+    chain = chain + b
+    assert z.data == chain.data  # bit-identical: the same float operations in the same order
+    assert z.op == "linear" and z.parents == (*ws, *xs, b)
+    assert len(toposort(z)) == 16  # 15 leaves and one node, where the chain has 15 + 14 nodes
+    z.backward()
+    assert [w.grad for w in ws] == [x.data for x in xs]
+    assert [x.grad for x in xs] == [w.data for w in ws]
+    assert b.grad == 1.0
+
+
+def test_linear_takes_numbers_as_constants_and_checks_its_arguments() -> None:
+    from autograd import linear
+
+    w = Value(2.0)
+    z = linear([w], [3.0], 1.0)
+    assert z.data == 7.0 and type(z.parents[1]) is Constant
+    with pytest.raises(ValueError, match="2 weights for 1 inputs"):
+        linear([w, w], [1.0])
+    with pytest.raises(TypeError, match=r"inputs\[0\] must be a Value or a number"):
+        linear([w], ["x"])  # type: ignore[list-item]
+    with pytest.raises(TypeError, match="list of Values"):
+        linear(w, [1.0])  # type: ignore[arg-type]
+    with pytest.raises(OverflowError, match="linear"):
+        linear([Value(1e308), Value(1e308)], [10.0, 10.0])

@@ -30,6 +30,8 @@ TORCH_OPS: dict[str, Callable[..., Any]] = {
     "div": lambda x, y: x / y,
     "neg": lambda x: -x,
     "pow": lambda x, c: x**c,
+    "rpow": lambda x, c: torch.pow(c, x),
+    "vpow": torch.pow,
     "abs": torch.abs,
     "exp": torch.exp,
     "log": torch.log,
@@ -43,7 +45,15 @@ TORCH_OPS: dict[str, Callable[..., Any]] = {
     "softplus": lambda x: F.softplus(x, threshold=2 * BOUND),
     "sin": torch.sin,
     "cos": torch.cos,
+    "linear": lambda *p: _linear(*p),
 }
+
+
+def _linear(*p: Any) -> Any:
+    """linear's parents (w..., x..., b) through torch.nn.functional.linear (numbers become tensors)."""
+    t = [torch.as_tensor(v, dtype=torch.float64) for v in p]
+    n = len(t) // 2
+    return F.linear(torch.stack(t[n:2 * n]), torch.stack(t[:n])[None], t[2 * n][None])[0]
 
 
 def torch_derivatives(graph: RandomGraph, point: tuple[float, ...]) -> dict[tuple[int, ...], float]:
