@@ -507,7 +507,7 @@ def test_an_interrupt_while_clearing_marks_leaves_none(where: str, monkeypatch) 
 
     a = Value(2.0)
     root = (a * 3.0).tanh() * a + 1.0
-    monkeypatch.setattr(backprop._Pass, "add_to_grads", interrupted)
+    monkeypatch.setattr(backprop._Pass, "sweep_into_grads", interrupted)
     with pytest.raises(KeyboardInterrupt):
         root.backward()
     assert all(n._adjoint is None for n in _nodes(root))

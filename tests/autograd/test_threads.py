@@ -221,3 +221,40 @@ def test_a_backward_inside_a_backward_of_the_same_thread_is_refused() -> None:
         (x * x).backward()
     (x * x).backward()  # the lock was released
     assert x.grad == 4.0
+
+
+def test_fit_trains_the_same_while_another_thread_evaluates_under_no_grad() -> None:
+    # The case: fit in one thread, evaluation under no_grad in another. Before grad mode was per
+    # thread the loss stayed flat (the training graph was built without parents most of the time).
+    import nn
+
+    X, y = nn.data.make_moons(40, noise=0.1, seed=0)
+
+    def train() -> list[float]:
+        model = nn.MLP(2, [8, 1], seed=3)
+        history = nn.fit(model, X, y, loss="binary_cross_entropy_with_logits",
+                         optimizer=nn.SGD(model.parameters(), lr=0.1), epochs=4, batch_size=10,
+                         progress=False, seed=0)
+        return history.train_loss
+
+    expected = train()  # alone
+    stop = threading.Event()
+
+    def evaluate() -> int:
+        probe = nn.MLP(2, [8, 1], seed=4)
+        n = 0
+        while not stop.is_set():
+            with no_grad():
+                nn.evaluate(probe, X[:8], y[:8])
+            n += 1
+        return n
+
+    def train_then_stop() -> list[float]:
+        try:
+            return train()
+        finally:
+            stop.set()
+
+    _, losses = run_together(evaluate, train_then_stop)
+    assert losses == expected  # bit for bit: the other thread changed nothing
+    assert losses[-1] < losses[0]

@@ -31,7 +31,10 @@ TORCH_OPS: dict[str, Callable[..., Any]] = {
     "neg": lambda x: -x,
     "pow": lambda x, c: x**c,
     "rpow": lambda x, c: torch.pow(c, x),
-    "vpow": torch.pow,
+    # NOTE: not torch.pow: its backward masks d/dx with where(y == 0, 0, ...), whose own derivative is
+    # then wrong (its Hessian is not symmetric at y = 0; test_pow_torch.py shows it). The random graphs
+    # keep vpow's base positive, where x^y = exp(y log x) exactly and torch differentiates that cleanly.
+    "vpow": lambda x, y: torch.exp(y * torch.log(torch.as_tensor(x, dtype=torch.float64))),
     "abs": torch.abs,
     "exp": torch.exp,
     "log": torch.log,

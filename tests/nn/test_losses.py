@@ -120,6 +120,39 @@ def test_cross_entropy_is_stable_for_huge_logits():
     assert [p.data for p in log_softmax(z)] == pytest.approx([0.0, -1000.0, -2000.0], abs=1e-9)
 
 
+@pytest.mark.parametrize("m", [1.0, 1e12, 1e15, 1e16, 1e300, -1e300, 1.7e308])
+def test_cross_entropy_of_equal_logits_is_log_2_at_any_size(m):
+    # exact: log 2, with grads (1/2 - 1, 1/2); working with z - max z keeps it exact (m + log Σ - z[t]
+    # lost everything below m's last digit: 0.693115 at 1e12, 0.75 at 1e15, 0.0 at 1e16)
+    z = leaves([m, m])
+    loss = cross_entropy([z], [0])
+    loss.backward()
+    assert loss.data == pytest.approx(math.log(2.0), rel=1e-15)
+    assert [x.grad for x in z] == pytest.approx([-0.5, 0.5], rel=1e-15)
+    assert [p.data for p in softmax(leaves([m, m]))] == [0.5, 0.5]
+    assert [p.data for p in log_softmax(leaves([m, m]))] == pytest.approx([-math.log(2.0)] * 2, rel=1e-15)
+
+
+def test_logits_spanning_more_than_the_float_range_never_overflow_inside():
+    # 1e308 - (-1e308) overflows a float; the far-below term's probability is exactly 0 and its grad too
+    z = leaves([1e308, -1e308, 1e308])
+    loss = cross_entropy([z], [0])
+    loss.backward()
+    assert loss.data == pytest.approx(math.log(2.0), rel=1e-15)
+    assert [x.grad for x in z] == pytest.approx([-0.5, 0.0, 0.5], rel=1e-15)
+    assert [p.data for p in softmax(leaves([1e308, -1e308]))] == [1.0, 0.0]
+    # the target far below the rest: a loss of 2e308 is beyond any float, and that is said, not inf
+    with pytest.raises(OverflowError, match="cross_entropy: the loss of sample 0 is beyond the float range"):
+        cross_entropy([leaves([-1e308, 1e308])], [0])
+
+
+@needs_torch
+@pytest.mark.parametrize("m", [1e12, 1e16, 1e300])
+def test_cross_entropy_at_huge_logits_matches_torch(m):
+    logits = [[m, m, m - 1.0 * m / 1e12], [-m, m / 2, m]]
+    _torch_compare(cross_entropy, F.cross_entropy, logits, [0, 1], torch.tensor([0, 1]))
+
+
 @given(st.lists(st.floats(-1e6, 1e6), min_size=1, max_size=6), st.data())
 def test_cross_entropy_is_finite_and_non_negative(logits, data):
     target = data.draw(st.integers(0, len(logits) - 1))

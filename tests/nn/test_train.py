@@ -331,3 +331,14 @@ def test_compiled_fit_stops_on_a_nan_gradient():
         history = fit(model, X, y, loss=loss, epochs=2, batch_size=10, progress=False, compile=True)
     assert history.stop_reason == "non_finite"
     assert model.state_dict() == before
+
+
+def test_fit_inside_no_grad_raises_before_touching_the_model():
+    from autograd import no_grad
+
+    X, y = make_moons(20, seed=0)
+    model = MLP(2, [4, 1], seed=0)
+    before = [p.data for p in model.parameters()]
+    with no_grad(), pytest.raises(RuntimeError, match="inside no_grad"):
+        fit(model, X, y, loss="binary_cross_entropy_with_logits", epochs=2, progress=False)
+    assert [p.data for p in model.parameters()] == before
