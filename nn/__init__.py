@@ -13,7 +13,7 @@ from .losses import (
 )
 from .module import ModelFileError, Module, load, save
 from .optim import SGD, Adam, AdamW, clip_grad_norm
-from .train import Evaluation, History, evaluate, fit, predict
+from .train import Evaluation, History, evaluate, fit, layer_grad_norms, predict
 
 __all__ = [
     "MLP",
@@ -36,6 +36,7 @@ __all__ = [
     "fit",
     "hinge",
     "interop",
+    "layer_grad_norms",
     "load",
     "log_softmax",
     "losses",

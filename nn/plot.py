@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from autograd import Value, no_grad
@@ -311,20 +311,27 @@ def images(
 # Gradient norms per layer
 
 
-def grad_norms(history: History, *, epoch: int | None = None, ax: Axes | None = None,
+def grad_norms(norms: History | Mapping[str, float], *, epoch: int | None = None, ax: Axes | None = None,
                label: str | None = None) -> Axes:
-    """Each layer's gradient norm, from ``fit(..., grad_norms=True)``: all of the model's parameters,
-    BatchNorm's included (dashed), on a log scale.
+    """Each layer's gradient norm on a log scale: all of the model's parameters, BatchNorm's included.
 
-    Without ``epoch``: one line per layer over the epochs, coloured from the input (dark) to the output
-    (light). With ``epoch=k``: the norms of epoch k across the layers, input on the left, so vanishing
-    (falling to the left) and exploding (rising to the left) show where they happen; pass ``ax`` and
-    ``label`` to compare several models on one plot.
+    ``norms`` is a History from ``fit(..., grad_norms=True)``, or ``nn.layer_grad_norms(model)`` after
+    one backward. Without ``epoch``, a History draws one line per layer over the epochs, coloured from
+    the input (dark) to the output (light), BatchNorm1d dashed. With ``epoch=k``, or for one backward's
+    norms, it draws them across the layers, input on the left, so vanishing (falling to the left) and
+    exploding (rising to the left) show where they happen; pass ``ax`` and ``label`` to compare models.
     """
-    groups = [(name, norms) for name, norms in history.grad_norms.items() if norms]
+    if isinstance(norms, Mapping):
+        table = {name: [float(v)] for name, v in norms.items()}
+        epoch = 1
+    else:
+        table = {name: list(v) for name, v in norms.grad_norms.items()}
+    groups = [(name, values) for name, values in table.items() if values]
     if not groups:
-        raise ValueError("this History has no gradient norms: train with fit(..., grad_norms=True)")
-    groups.sort(key=lambda item: _depth(item[0], list(history.grad_norms)))
+        raise ValueError("no gradient norms to draw: train with fit(..., grad_norms=True), or pass "
+                         "nn.layer_grad_norms(model) after a backward")
+    names = list(table)
+    groups.sort(key=lambda item: _depth(item[0], names))
     ax = _new_axes(ax, (6.5, 3.6))
     if epoch is not None:
         n_epochs = len(groups[0][1])
@@ -332,14 +339,13 @@ def grad_norms(history: History, *, epoch: int | None = None, ax: Axes | None = 
             raise ValueError(f"epoch must be an int from 1 to {n_epochs}, the epochs recorded; got {epoch!r}")
         from matplotlib.ticker import MaxNLocator
 
-        layers = [(name, norms) for name, norms in groups if not name.startswith("norms.")]
-        norm_layers = [(name, norms) for name, norms in groups if name.startswith("norms.")]
-        names = list(history.grad_norms)
+        layers = [(name, values) for name, values in groups if not name.startswith("norms.")]
+        norm_layers = [(name, values) for name, values in groups if name.startswith("norms.")]
         (line,) = ax.plot([_depth(name, names) for name, _ in layers],
-                          [norms[epoch - 1] for _, norms in layers], marker="o", label=label)
+                          [values[epoch - 1] for _, values in layers], marker="o", label=label)
         if norm_layers:  # between the layers they follow, in the same colour, as squares
             ax.plot([_depth(name, names) for name, _ in norm_layers],
-                    [norms[epoch - 1] for _, norms in norm_layers], marker="s", linestyle="--",
+                    [values[epoch - 1] for _, values in norm_layers], marker="s", linestyle="--",
                     color=line.get_color(), label=f"{label}: BatchNorm1d" if label else "BatchNorm1d")
         ax.set_yscale("log")
         ax.set(xlabel="layer (0 = nearest the input)", ylabel="gradient norm")
@@ -352,14 +358,14 @@ def grad_norms(history: History, *, epoch: int | None = None, ax: Axes | None = 
     from matplotlib.colors import Normalize
 
     colormap = colormaps["viridis"]
-    depths = [_depth(name, list(history.grad_norms)) for name, _ in groups]
+    depths = [_depth(name, names) for name, _ in groups]
     low, high = min(depths), max(max(depths), min(depths) + 1)
     scale = Normalize(low, high)
     has_norm_layers = False
-    for (name, norms), depth in zip(groups, depths):
+    for (name, values), depth in zip(groups, depths):
         batchnorm = name.startswith("norms.")
         has_norm_layers |= batchnorm
-        ax.plot(range(1, len(norms) + 1), norms, color=colormap(0.9 * scale(depth)),
+        ax.plot(range(1, len(values) + 1), values, color=colormap(0.9 * scale(depth)),
                 linestyle="--" if batchnorm else "-", linewidth=1.2)
     ax.set_yscale("log")
     ax.set(xlabel="epoch", ylabel="gradient norm (mean over batches)")

@@ -26,7 +26,7 @@ from .layers import BatchNorm1d, Layer
 from .module import Module
 from .optim import Adam, Optimizer, clip_grad_norm
 
-__all__ = ["LOSSES", "Evaluation", "History", "evaluate", "fit", "predict"]
+__all__ = ["LOSSES", "Evaluation", "History", "evaluate", "fit", "layer_grad_norms", "predict"]
 
 LossFn = Callable[[list[Any], list[Any]], Value]
 LossArg = Union[str, LossFn, None]
@@ -369,6 +369,19 @@ def _layer_groups(model: Module) -> list[tuple[str, list[Value]]]:
 
 def _norm(params: list[Value]) -> float:
     return math.hypot(*(p.grad for p in params))
+
+
+def layer_grad_norms(model: Module) -> dict[str, float]:
+    """The L2 norm of each layer's ``.grad`` now (after a backward), named as ``History.grad_norms``:
+    ``layers.i`` per Layer, ``norms.i`` per BatchNorm1d, the remaining parameters as "other".
+
+    >>> from nn.layers import MLP
+    >>> model = MLP(1, [2, 1], seed=0)
+    >>> model.zero_grad(); model([1.0]).backward()
+    >>> sorted(layer_grad_norms(model)), layer_grad_norms(model)["layers.1"] > 0
+    (['layers.0', 'layers.1'], True)
+    """
+    return {name: _norm(params) for name, params in _layer_groups(_check_module(model))}
 
 
 # ------------------------------------------------------------------------------------------------

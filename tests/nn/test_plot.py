@@ -249,6 +249,17 @@ def test_grad_norms_at_one_epoch_put_the_input_on_the_left():
         plot.grad_norms(history, epoch=4)
 
 
+def test_grad_norms_of_one_backward_are_drawn_across_the_layers():
+    X, y = make_moons(8, noise=0.1, seed=0)
+    model = nn.MLP(2, [3, 3, 1], seed=0)
+    model.zero_grad()
+    nn.binary_cross_entropy_with_logits(model(X), y).backward()
+    norms = nn.layer_grad_norms(model)
+    (line,) = plot.grad_norms(norms).get_lines()
+    assert list(line.get_xdata()) == [0, 1, 2]
+    assert list(line.get_ydata()) == [norms["layers.0"], norms["layers.1"], norms["layers.2"]]
+
+
 def test_grad_norms_without_recorded_norms_says_how_to_record_them():
     with pytest.raises(ValueError, match="grad_norms=True"):
         plot.grad_norms(History(train_loss=[1.0]))

@@ -11,7 +11,7 @@ import pytest
 from autograd import Value
 from nn.data import make_moons, make_spirals
 from nn.layers import MLP, Neuron
-from nn.losses import mse
+from nn.losses import binary_cross_entropy_with_logits, mse
 from nn.optim import SGD, Adam
 from nn.train import History, evaluate, fit
 
@@ -376,3 +376,20 @@ def test_predict_reads_outputs_as_fit_does():
     assert len(predict(bn, [[0.0, 1.0]])) == 1 and bn.training  # eval mode for one sample, then back
     with pytest.raises(ValueError, match="has 3 features but the model takes 2"):
         predict(scores, [[1.0, 2.0, 3.0]])
+
+
+def test_layer_grad_norms_cover_every_parameter_batchnorm_included():
+    from nn.train import layer_grad_norms
+
+    X, y = moons(8)
+    model = MLP(2, [3, 3, 1], activation="sigmoid", batchnorm=True, seed=0)
+    model.zero_grad()
+    binary_cross_entropy_with_logits(model(X), y).backward()
+    by_hand: dict[str, float] = {}
+    for name, p in model.named_parameters():  # layers.i.neurons.j.w.k -> layers.i, norms.i.bias.j -> norms.i
+        group = ".".join(name.split(".")[:2])
+        by_hand[group] = by_hand.get(group, 0.0) + p.grad ** 2
+    norms = layer_grad_norms(model)
+    assert set(norms) == {"layers.0", "layers.1", "layers.2", "norms.0", "norms.1"}
+    assert norms == pytest.approx({k: math.sqrt(v) for k, v in by_hand.items()}, rel=1e-12)
+    assert all(v > 0 for v in norms.values())
