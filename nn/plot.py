@@ -355,23 +355,23 @@ def grad_norms(norms: History | Mapping[str, float], *, epoch: int | None = None
         return ax
     from matplotlib import colormaps
     from matplotlib.cm import ScalarMappable
-    from matplotlib.colors import Normalize
+    from matplotlib.colors import LinearSegmentedColormap, Normalize
 
-    colormap = colormaps["viridis"]
+    # viridis without its last tenth, too pale a yellow for a line on white
+    colormap = LinearSegmentedColormap.from_list(
+        "viridis_lines", [colormaps["viridis"](0.9 * i / 255) for i in range(256)])
     depths = [_depth(name, names) for name, _ in groups]
-    low, high = min(depths), max(max(depths), min(depths) + 1)
-    scale = Normalize(low, high)
+    scale = Normalize(min(depths), max(max(depths), min(depths) + 1))
     has_norm_layers = False
     for (name, values), depth in zip(groups, depths):
         batchnorm = name.startswith("norms.")
         has_norm_layers |= batchnorm
-        ax.plot(range(1, len(values) + 1), values, color=colormap(0.9 * scale(depth)),
+        ax.plot(range(1, len(values) + 1), values, color=colormap(scale(depth)),
                 linestyle="--" if batchnorm else "-", linewidth=1.2)
     ax.set_yscale("log")
     ax.set(xlabel="epoch", ylabel="gradient norm (mean over batches)")
-    # the lines use 90% of the map (its last tenth is too pale on white): the colour bar shows the same
-    mappable = ScalarMappable(norm=Normalize(low, low + (high - low) / 0.9), cmap=colormap)
-    ax.figure.colorbar(mappable, ax=ax, label="layer (0 = nearest the input)")
+    ax.figure.colorbar(ScalarMappable(norm=scale, cmap=colormap), ax=ax,
+                       label="layer (0 = nearest the input)")
     if has_norm_layers:
         ax.plot([], [], color="0.3", linestyle="-", label="Layer")
         ax.plot([], [], color="0.3", linestyle="--", label="BatchNorm1d")
