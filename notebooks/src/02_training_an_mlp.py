@@ -159,12 +159,12 @@ right.legend()
 plt.show()
 
 # %% [markdown]
-# With `zero_grad` the loss falls slowly and almost monotonically, and each step follows that batch's gradient,
-# whose norm stays around 1 or below. Without it, the vector each step follows keeps growing, since
-# old gradients never leave it. At first that acts like strong momentum and the loss falls faster,
-# but nothing damps it: from epoch 10 on the loss bounces up and down (compare its lowest and highest)
-# instead of settling, and the ever larger steps would only make that worse with more epochs. Zeroing
-# the grads is what makes each step about *this* batch.
+# With `zero_grad` the loss falls slowly and almost monotonically, and each step follows that
+# batch's gradient, whose norm stays around 1 or below. Without it, the vector each step follows keeps
+# growing, since old gradients never leave it. At first that acts like strong momentum and the loss
+# falls faster, but nothing damps it: from epoch 10 on the loss bounces up and down (compare its
+# lowest and highest) instead of settling, and the ever larger steps would only make that worse with
+# more epochs. Zeroing the grads is what makes each step about *this* batch.
 
 # %% [markdown]
 # ## Training with `fit`

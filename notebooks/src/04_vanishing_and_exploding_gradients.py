@@ -46,8 +46,9 @@ for name, kwargs in designs.items():
     at_init[name] = nn.layer_grad_norms(model)
     nn.plot.grad_norms(at_init[name], ax=ax, label=name)
     norms = at_init[name]
+    spread = max(norms.values()) / min(norms.values())
     print(f"{name:<20} layer 0 gets {norms['layers.0'] / norms[f'layers.{DEPTH}']:8.2g} x the gradient of "
-          f"layer {DEPTH} (the output layer); largest / smallest: {max(norms.values()) / min(norms.values()):.3g}")
+          f"layer {DEPTH} (the output layer); largest / smallest: {spread:.3g}")
 ax.set_title("per-layer gradient norms at initialization, one batch")
 plt.show()
 
@@ -95,9 +96,10 @@ plt.show()
 # %% [markdown]
 # The plain sigmoid net does not learn: its validation loss settles at log 2 ≈ 0.693, the loss of
 # predicting 50/50 for every point, and its accuracy is a coin flip. The other three learn: their
-# validation losses end below log 2, the ReLU and batch-normalized nets' far below. The batch-normalized net's curve is the bumpiest: in
-# training, each step normalizes with the mean and variance of just 16 points, while the validation
-# loss uses the running averages of those statistics (eval mode).
+# validation losses end below log 2, the ReLU and batch-normalized nets' far below. The
+# batch-normalized net's curve is the bumpiest: in training, each step normalizes with the mean and
+# variance of just 16 points, while the validation loss uses the running averages of those
+# statistics (eval mode).
 #
 # Training does not cure the vanishing gradient either. `fit(grad_norms=True)` recorded every layer's
 # gradient norm in every epoch: the sigmoid net's early layers (dark) stay orders of magnitude below
