@@ -32,7 +32,8 @@ for points, labels, marker, name in ((X_train, y_train, "o", "train"), (X_val, y
                                      (X_test, y_test, "^", "test")):
     plt.scatter([p[0] for p in points], [p[1] for p in points], marker=marker, s=14, label=name,
                 c=["tab:blue" if t == 0 else "tab:red" for t in labels])
-plt.legend()
+for handle in plt.legend().legend_handles:  # the legend is about the marker, not the colour
+    handle.set_facecolor("0.5")
 plt.title("two moons: class 0 blue, class 1 red")
 plt.show()
 
