@@ -104,8 +104,8 @@ plt.show()
 # Training does not cure the vanishing gradient either. `fit(grad_norms=True)` recorded every layer's
 # gradient norm in every epoch: the sigmoid net's early layers (dark) stay orders of magnitude below
 # its late ones (light) in every epoch, while the batch-normalized net keeps all its layers,
-# BatchNorm's own parameters included (dashed), within a factor of twenty of each other (the spreads
-# printed below the plots).
+# BatchNorm's own parameters included (dashed), within a factor of tens of each other, not millions
+# (the spreads printed below the plots).
 
 # %%
 fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4), layout="constrained", sharey=True)
