@@ -1,6 +1,6 @@
 """chainrule's nn: neurons, layers and MLPs, losses, optimizers, data and training on the autograd engine."""
 
-from . import data, interop, losses, optim
+from . import data, interop, losses, optim, plot
 from .layers import MLP, BatchNorm1d, Layer, Neuron
 from .losses import (
     binary_cross_entropy,
@@ -13,7 +13,7 @@ from .losses import (
 )
 from .module import ModelFileError, Module, load, save
 from .optim import SGD, Adam, AdamW, clip_grad_norm
-from .train import Evaluation, History, evaluate, fit
+from .train import Evaluation, History, evaluate, fit, layer_grad_norms, predict
 
 __all__ = [
     "MLP",
@@ -36,11 +36,14 @@ __all__ = [
     "fit",
     "hinge",
     "interop",
+    "layer_grad_norms",
     "load",
     "log_softmax",
     "losses",
     "mse",
     "optim",
+    "plot",
+    "predict",
     "save",
     "softmax",
 ]

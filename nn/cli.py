@@ -23,8 +23,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
-from autograd import Value, draw_graph, no_grad, toposort
-from nn import data
+from autograd import Value, draw_graph, toposort
+from nn import data, plot
 from nn.expr import FUNCTIONS, ExpressionError, parse
 from nn.layers import MLP
 from nn.module import save
@@ -399,64 +399,18 @@ def _matplotlib() -> Any:
 
 def _plot_loss_curve(trained: _Trained, path: Path) -> None:
     fig = _matplotlib()(figsize=(8, 3.2), layout="constrained")
-    h = trained.history
-    epochs = list(range(1, h.epochs + 1))
-    ax_loss, ax_acc = fig.subplots(1, 2)
-    ax_loss.plot(epochs, h.train_loss, marker=".", label="train")
-    ax_loss.set(xlabel="epoch", ylabel="loss", title="loss")
-    ax_loss.axhline(trained.test.loss, color="tab:red", linestyle="--", label="test (end)")
-    ax_loss.legend()
-    ax_acc.plot(epochs, h.train_accuracy, marker=".", label="train")
-    if trained.test.accuracy is not None:
-        ax_acc.axhline(trained.test.accuracy, color="tab:red", linestyle="--", label="test (end)")
-    ax_acc.set(xlabel="epoch", ylabel="accuracy", title="accuracy", ylim=(0, 1.02))
-    ax_acc.legend(loc="lower right")
+    plot.history(trained.history, test=trained.test, fig=fig)
     fig.suptitle(f"{trained.config.dataset}: {_describe(trained.config)}")
     fig.savefig(path, dpi=100)
 
 
 def _plot_decision_boundary(trained: _Trained, path: Path) -> None:
     fig = _matplotlib()(figsize=(5.5, 5), layout="constrained")
-    ax = fig.subplots()
-    points = trained.X_train + trained.X_test
-    xs, ys = [p[0] for p in points], [p[1] for p in points]
-    x0, x1, y0, y1 = min(xs) - 0.5, max(xs) + 0.5, min(ys) - 0.5, max(ys) + 0.5
-    gx = [x0 + (x1 - x0) * i / (_GRID - 1) for i in range(_GRID)]
-    gy = [y0 + (y1 - y0) * j / (_GRID - 1) for j in range(_GRID)]
-    model = trained.model
-    model.eval()
-    with no_grad():
-        # one output: the probability of class 1; several: the predicted class
-        rows = [[_predict(model([a, b])) for a in gx] for b in gy]
-    model.train()
-    n_classes = max(trained.y_train) + 1
-    if n_classes == 2:
-        filled = ax.contourf(gx, gy, rows, levels=[i / 10 for i in range(11)], cmap="RdBu_r", alpha=0.6)
-        ax.contour(gx, gy, rows, levels=[0.5], colors="k", linewidths=1)
-        fig.colorbar(filled, ax=ax, label="P(class 1)")
-    else:
-        ax.contourf(gx, gy, rows, levels=[k - 0.5 for k in range(n_classes + 1)],
-                    colors=[f"C{k % 10}" for k in range(n_classes)], alpha=0.35)
-    # two classes: the blue and red ends of the background's colour map; more: tab10 as the regions
-    palette = ["#2166ac", "#b2182b"] if n_classes == 2 else [f"C{k % 10}" for k in range(n_classes)]
-    for X, y, marker, name in ((trained.X_train, trained.y_train, "o", "train"),
-                               (trained.X_test, trained.y_test, "^", "test")):
-        ax.scatter([p[0] for p in X], [p[1] for p in X], c=[palette[k] for k in y], marker=marker,
-                   s=18, edgecolors="k", linewidths=0.4, label=name)
-    legend = ax.legend(loc="upper right")
-    for handle in legend.legend_handles:  # the markers' shapes matter here, not the first point's colour
-        if handle is not None:
-            handle.set_facecolor("0.7")  # type: ignore[attr-defined]
+    ax = plot.decision_regions(trained.model, trained.X_train, trained.y_train,
+                               test=(trained.X_test, trained.y_test), ax=fig.subplots(), grid=_GRID)
     accuracy = trained.test.accuracy or 0.0
-    ax.set(title=f"{trained.config.dataset}: test accuracy {accuracy:.1%}", xlabel="x0", ylabel="x1")
+    ax.set(title=f"{trained.config.dataset}: test accuracy {accuracy:.1%}")
     fig.savefig(path, dpi=100)
-
-
-def _predict(output: Any) -> float:
-    if isinstance(output, Value):
-        return output.sigmoid().data  # the engine's sigmoid is stable for any logit
-    scores = [v.data for v in output]
-    return float(scores.index(max(scores)))
 
 
 def _describe(config: TrainConfig) -> str:

@@ -26,7 +26,7 @@ from .layers import BatchNorm1d, Layer
 from .module import Module
 from .optim import Adam, Optimizer, clip_grad_norm
 
-__all__ = ["LOSSES", "Evaluation", "History", "evaluate", "fit"]
+__all__ = ["LOSSES", "Evaluation", "History", "evaluate", "fit", "layer_grad_norms", "predict"]
 
 LossFn = Callable[[list[Any], list[Any]], Value]
 LossArg = Union[str, LossFn, None]
@@ -35,7 +35,6 @@ LossArg = Union[str, LossFn, None]
 # "binary" (labels 0/1, accuracy by thresholding the single output) or "regression" (numbers, no accuracy).
 LOSSES = ("cross_entropy", "binary_cross_entropy_with_logits", "binary_cross_entropy", "hinge", "mse")
 _DEFAULT_LR = 0.01  # the default Adam's lr: 1e-3 (torch's default) is slow for the few epochs used here
-_BAR_WIDTH = 24
 
 
 # ------------------------------------------------------------------------------------------------
@@ -64,6 +63,12 @@ class History:
     def epochs(self) -> int:
         """Number of completed epochs."""
         return len(self.train_loss)
+
+    def plot(self, **kwargs: Any) -> Any:
+        """Loss and accuracy per epoch, train and validation, with matplotlib: ``nn.plot.history(self)``."""
+        from .plot import history
+
+        return history(self, **kwargs)
 
 
 class Evaluation(NamedTuple):
@@ -300,6 +305,43 @@ def evaluate(
     return _score(model, task, Xc, yc)
 
 
+def predict(model: Module, X: Sequence[Sequence[float]], loss: LossArg = None) -> list[Any]:
+    """The model's prediction for each sample of ``X``, in eval mode without building a graph.
+
+    A class index (the argmax) for several outputs; 0 or 1 for one output read by a binary ``loss``
+    (a logit above 0, or a probability above 0.5 for ``binary_cross_entropy``, picked as ``fit`` does);
+    the output itself (a float, or a list of floats) for ``loss="mse"``. The model's mode is restored.
+
+    >>> from nn.layers import MLP
+    >>> model = MLP(2, [3], seed=0)
+    >>> [round(v.data, 2) for v in model([0.0, -1.0])]   # three class scores
+    [-0.57, 0.53, 0.21]
+    >>> predict(model, [[1.0, 0.0], [0.0, -1.0]])      # the argmax, per sample
+    [0, 1]
+    """
+    model = _check_module(model)
+    task = _task(model, loss)
+    if not isinstance(X, (list, tuple)) or not X:
+        raise TypeError("X must be a non-empty list of samples (each a list of features)")
+    Xc, _ = _check_data(model, X, [0 if task.kind != "regression" else _zero(task.width)] * len(X), "", task)
+    was_training = model.training
+    model.eval()
+    try:
+        with no_grad():
+            outputs = [_forward_one(model, x) for x in _as_constants(Xc)]
+    finally:
+        model.train(was_training)
+    if task.kind == "regression":
+        return [[v.data for v in o] if isinstance(o, list) else o.data for o in outputs]
+    if isinstance(outputs[0], list):
+        return [max(range(len(o)), key=lambda k: o[k].data) for o in outputs]
+    return [int(o.data > task.threshold) for o in outputs]
+
+
+def _zero(width: int) -> Any:
+    return 0.0 if width == 1 else [0.0] * width
+
+
 # ------------------------------------------------------------------------------------------------
 # Gradient norms per layer
 
@@ -329,33 +371,82 @@ def _norm(params: list[Value]) -> float:
     return math.hypot(*(p.grad for p in params))
 
 
+def layer_grad_norms(model: Module) -> dict[str, float]:
+    """The L2 norm of each layer's ``.grad`` now (after a backward), named as ``History.grad_norms``:
+    ``layers.i`` per Layer, ``norms.i`` per BatchNorm1d, the remaining parameters as "other".
+
+    >>> from nn.layers import MLP
+    >>> model = MLP(1, [2, 1], seed=0)
+    >>> model.zero_grad(); model([1.0]).backward()
+    >>> sorted(layer_grad_norms(model)), layer_grad_norms(model)["layers.1"] > 0
+    (['layers.0', 'layers.1'], True)
+    """
+    return {name: _norm(params) for name, params in _layer_groups(_check_module(model))}
+
+
 # ------------------------------------------------------------------------------------------------
 # The progress bar
 
 
 class _Progress:
-    """One line per epoch on stderr, redrawn in place with a bar while the epoch runs."""
+    """fit's progress on stderr. In Jupyter or a terminal, a tqdm bar over all of the run's batches
+    (``tqdm.auto``: the widget in Jupyter, a text bar in a terminal) with one summary line per epoch above
+    it; when stderr is not a terminal (a log file, a pipe, CI), the summary lines only, as plain text."""
 
     def __init__(self, enabled: bool, epochs: int, n_batches: int, stream: TextIO | None = None) -> None:
         self.enabled = enabled
         self.epochs = epochs
-        self.n_batches = n_batches
         self.stream = stream if stream is not None else sys.stderr
+        self.bar: Any = None
+        self.lines: TextIO | None = self.stream  # where the per-epoch lines go
+        notebook = enabled and _in_notebook()
+        if notebook or (enabled and _isatty(self.stream)):
+            try:
+                from tqdm.auto import tqdm
+            except ImportError as err:
+                raise ImportError(
+                    "fit(progress=True) draws its bar with tqdm, which is not installed: pip install tqdm "
+                    "(or pass progress=False)"
+                ) from err
+            self.bar = tqdm(total=epochs * n_batches, unit="batch", file=self.stream, dynamic_ncols=True,
+                            desc=f"epoch 1/{epochs}")
+            if notebook:
+                self.lines = None  # tqdm.write's default, stdout: Jupyter shows stderr on a red background
 
     def batch(self, epoch: int, done: int, loss: float) -> None:
-        if not self.enabled:
+        if self.bar is None:
             return
-        filled = _BAR_WIDTH * done // self.n_batches
-        bar = "#" * filled + "." * (_BAR_WIDTH - filled)
-        self.stream.write(f"\repoch {epoch}/{self.epochs} [{bar}] {done}/{self.n_batches} loss {loss:.4f}")
-        self.stream.flush()
+        if done == 1:
+            self.bar.set_description(f"epoch {epoch}/{self.epochs}", refresh=False)
+        self.bar.set_postfix_str(f"loss {loss:.4f}", refresh=False)
+        self.bar.update(1)
 
     def end(self, epoch: int, summary: str) -> None:
-        if not self.enabled:
-            return
-        bar, n = "#" * _BAR_WIDTH, self.n_batches
-        self.stream.write(f"\repoch {epoch}/{self.epochs} [{bar}] {n}/{n} {summary}\n")
-        self.stream.flush()
+        line = f"epoch {epoch}/{self.epochs} {summary}"
+        if self.bar is not None:
+            self.bar.set_postfix_str(summary, refresh=False)
+            self.bar.write(line, file=self.lines)
+        elif self.enabled:
+            # NOTE: no carriage returns: a log file or a pipe keeps every byte, so a redrawn bar would
+            # leave fragments in it; one finished line per epoch reads cleanly anywhere.
+            self.stream.write(line + "\n")
+            self.stream.flush()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _isatty(stream: TextIO) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def _in_notebook() -> bool:
+    """True inside a Jupyter kernel (stderr is no terminal there, but a widget shows), as tqdm.auto tells."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None  # type: ignore[attr-defined]
+    return shell is not None and "IPKernelApp" in getattr(shell, "config", {})
 
 
 # ------------------------------------------------------------------------------------------------
@@ -391,7 +482,8 @@ def fit(
     not improved for that many epochs, and end with the best epoch's weights. ``target_loss``: stop after
     the first epoch whose mean train loss is at or below it. ``max_grad_norm`` clips the gradient norm
     of each step. ``grad_norms=True`` records each layer's gradient norm per epoch. ``seed`` fixes the
-    validation split and the batch order. The progress bar goes to stderr; ``progress=False`` hides it.
+    validation split and the batch order. ``progress=True`` shows a tqdm bar on stderr (the widget in
+    Jupyter) and a summary line per epoch; when stderr is not a terminal, only the lines, as plain text.
 
     ``compile=True`` traces the per-sample loss once with ``autograd.compile`` and replays it over each
     batch (NumPy when installed): the same numbers as eager mode up to rounding, ~10x faster (one
@@ -450,8 +542,7 @@ def fit(
             history.stop_reason = "non_finite"
             history.message = (f"training stopped: {run.failure}; the model keeps its last good weights. "
                                "Lower the learning rate, standardize the inputs or set max_grad_norm.")
-            if progress:
-                sys.stderr.write("\n")
+            bar.close()
             warnings.warn(history.message, RuntimeWarning, stacklevel=2)
             break
         summary = run.record(history)
@@ -476,6 +567,7 @@ def fit(
             history.message = f"train loss {history.train_loss[-1]:.6g} <= {target_loss} at epoch {epoch}"
             break
 
+    bar.close()
     if best_state is not None and history.stop_reason != "non_finite":
         model.load_state_dict(best_state)
     return history

@@ -1,109 +1,251 @@
 # %% [markdown]
-# # 02 · Training an MLP on two moons
+# # 02 · From a neuron to a trained MLP
 #
-# The whole training story on a toy problem you can see: a forward pass through layers of neurons, a
-# loss, backprop, gradient-descent updates, epochs until the loss converges, and a test on unseen
-# points.
+# The whole training story on a toy problem you can see: a neuron and a layer built from scratch and
+# checked against `nn`'s, a training loop written by hand (and what goes wrong without `zero_grad`),
+# then `fit` with a validation set, stopping conditions and a test set kept apart until the end.
 
 # %%
+import math
+import random
+
 import matplotlib.pyplot as plt
 
 import nn
-from autograd import Value, no_grad
-from nn.data import make_moons, train_test_split
+from autograd import Value, toposort
+from nn.data import batches, make_moons, train_test_split
 
-X, y = make_moons(n_samples=200, noise=0.1, seed=0)
-X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, seed=0)
-print(len(X_train), "training points,", len(X_test), "test points")
+# %% [markdown]
+# ## Three sets: train, validation, test
+# The model learns from the **training** set. Choices made while training (when to stop, which
+# learning rate) are judged on the **validation** set. The **test** set is touched once, at the very
+# end, so its score is an honest estimate on unseen points: had we used it to pick the epoch or the
+# learning rate, it would have leaked into the model. Two splits make the three sets.
 
-colors = ["tab:blue" if label == 0 else "tab:red" for label in y]
-plt.scatter([p[0] for p in X], [p[1] for p in X], c=colors, s=12)
-plt.title("two moons")
+# %%
+X, y = make_moons(n_samples=300, noise=0.2, seed=0)
+X_rest, X_test, y_rest, y_test = train_test_split(X, y, test_size=0.2, seed=0)
+X_train, X_val, y_train, y_val = train_test_split(X_rest, y_rest, test_size=0.25, seed=0)
+print(f"{len(X_train)} training, {len(X_val)} validation, {len(X_test)} test points")
+
+for points, labels, marker, name in ((X_train, y_train, "o", "train"), (X_val, y_val, "s", "validation"),
+                                     (X_test, y_test, "^", "test")):
+    plt.scatter([p[0] for p in points], [p[1] for p in points], marker=marker, s=14, label=name,
+                c=["tab:blue" if t == 0 else "tab:red" for t in labels])
+for handle in plt.legend().legend_handles:  # the legend is about the marker, not the colour
+    handle.set_facecolor("0.5")
+plt.title("two moons: class 0 blue, class 1 red")
 plt.show()
 
 # %% [markdown]
-# ## One step by hand
-# A model is a function of its parameters. One training step: zero the grads, forward, loss, backward,
-# update. `fit` below does exactly this for every mini-batch.
+# ## A neuron from scratch
+# A neuron holds one weight per input and a bias, all `Value`s, and computes tanh(w·x + b). That is
+# the whole of it; `nn.Neuron` is the same thing with input checks, a choice of activation and
+# initialization, and named parameters. Given the same weights, the two agree to the last bit, and so
+# do the grads that backprop leaves on the weights.
 
 # %%
-model = nn.MLP(2, [16, 16, 1], activation="relu", seed=0)
-optimizer = nn.SGD(model.parameters(), lr=0.1, momentum=0.9)
-print(model)
-print(len(model.parameters()), "parameters, e.g.", [p.label for p in model.parameters()[:3]])
+class MyNeuron:
+    def __init__(self, nin, rng):
+        self.w = [Value(rng.uniform(-1, 1)) for _ in range(nin)]
+        self.b = Value(0.0)
 
-scores = [model(x) for x in X_train[:32]]
-loss = nn.binary_cross_entropy_with_logits(scores, y_train[:32])
-optimizer.zero_grad()
+    def __call__(self, x):
+        return sum((wi * xi for wi, xi in zip(self.w, x)), self.b).tanh()
+
+    def parameters(self):
+        return self.w + [self.b]
+
+
+mine = MyNeuron(2, random.Random(0))
+theirs = nn.Neuron(2, activation="tanh")
+for p, q in zip(mine.parameters(), theirs.parameters()):
+    q.data = p.data  # the same weights and bias
+x = X_train[0]
+out_mine, out_theirs = mine(x), theirs(x)
+out_mine.backward()
+out_theirs.backward()
+print(f"output: mine {out_mine.data!r}, nn.Neuron {out_theirs.data!r}")
+print("grads:  mine", [p.grad for p in mine.parameters()])
+print("   nn.Neuron", [p.grad for p in theirs.parameters()])
+
+# %% [markdown]
+# ## A layer from scratch
+# A layer is a list of neurons that all read the same input; its output is the list of their
+# outputs. An MLP chains layers, each reading the previous one's outputs.
+
+# %%
+class MyLayer:
+    def __init__(self, nin, nout, rng):
+        self.neurons = [MyNeuron(nin, rng) for _ in range(nout)]
+
+    def __call__(self, x):
+        return [n(x) for n in self.neurons]
+
+    def parameters(self):
+        return [p for n in self.neurons for p in n.parameters()]
+
+
+mine = MyLayer(2, 3, random.Random(0))
+theirs = nn.Layer(2, 3, activation="tanh")
+for p, q in zip(mine.parameters(), theirs.parameters()):
+    q.data = p.data
+print("mine:    ", [v.data for v in mine(x)])
+print("nn.Layer:", [v.data for v in theirs(x)])
+
+model = nn.MLP(2, [16, 16, 1], activation="relu", seed=0)
+print(model, "has", len(model.parameters()), "parameters, e.g.", [p.label for p in model.parameters()[:3]])
+
+# %% [markdown]
+# ## Training by hand
+# One step of gradient descent: zero the grads, forward a mini-batch, compute the loss, backward, and
+# move every parameter a little against its grad, `p.data -= lr * p.grad`. Here is a single step on
+# one batch of 32 points, with the loss on that batch before and after.
+
+# %%
+params = model.parameters()
+lr = 0.1
+xb, yb = X_train[:32], y_train[:32]
+for p in params:
+    p.grad = 0.0  # zero_grad
+loss = nn.binary_cross_entropy_with_logits([model(x) for x in xb], yb)
 loss.backward()
-optimizer.step()
-print("loss on the first batch before the step:", loss.data)
+w = params[0]
+print(f"loss {loss.data:.4f}; {w.label}: data {w.data:+.4f}, grad {w.grad:+.4f}")
+for p in params:
+    p.data -= lr * p.grad
+after = nn.binary_cross_entropy_with_logits([model(x) for x in xb], yb)
+print(f"after one step: {w.label} = {w.data:+.4f} (moved by -lr × grad = {-lr * w.grad:+.4f}); "
+      f"loss on the same batch {after.data:.4f}")
+
+# %% [markdown]
+# An **epoch** runs such steps over the whole training set, one mini-batch at a time. Below, the same
+# loop runs for 30 epochs twice from the same start: once as above, once **without zeroing the
+# grads**. Then `.grad` keeps the sum of every gradient so far, and each step follows that sum:
+# plain SGD turns into momentum that never forgets (momentum 1). We record the training loss after
+# each epoch and the norm of the vector that the last step followed.
+
+# %%
+runs = {}
+for zero_grad in (True, False):
+    model = nn.MLP(2, [16, 16, 1], activation="relu", seed=0)
+    params = model.parameters()
+    losses, step_norms = [nn.evaluate(model, X_train, y_train).loss], []
+    for epoch in range(30):
+        for xb, yb in batches(X_train, y_train, batch_size=32, seed=epoch):
+            if zero_grad:
+                for p in params:
+                    p.grad = 0.0
+            loss = nn.binary_cross_entropy_with_logits([model(x) for x in xb], yb)
+            loss.backward()
+            for p in params:
+                p.data -= lr * p.grad
+        losses.append(nn.evaluate(model, X_train, y_train).loss)
+        step_norms.append(math.sqrt(sum(p.grad**2 for p in params)))
+    runs[zero_grad] = (losses, step_norms)
+    name = "with zero_grad   " if zero_grad else "without zero_grad"
+    print(f"{name}: train loss after epochs 10, 20, 30: {losses[10]:.3f} {losses[20]:.3f} {losses[30]:.3f};"
+          f" from epoch 10 on, lowest {min(losses[10:]):.3f} and highest {max(losses[10:]):.3f}; "
+          f"step norm {min(step_norms):.2f} to {max(step_norms):.2f}")
+
+fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.6), layout="constrained")
+for zero_grad, (losses, step_norms) in runs.items():
+    label = "with zero_grad" if zero_grad else "without zero_grad"
+    left.plot(losses, marker=".", label=label)
+    right.plot(range(1, 31), step_norms, marker=".", label=label)
+left.set(xlabel="epoch", ylabel="train loss", yscale="log", title="training loss")
+right.set(xlabel="epoch", ylabel="norm of p.grad at the epoch's last step", title="what each step followed")
+left.legend()
+right.legend()
+plt.show()
+
+# %% [markdown]
+# With `zero_grad` the loss falls slowly and almost monotonically, and each step follows that
+# batch's gradient, whose norm stays around 1 or below. Without it, the vector each step follows keeps
+# growing, since old gradients never leave it. At first that acts like strong momentum and the loss
+# falls faster, but nothing damps it: from epoch 10 on the loss bounces up and down (compare its
+# lowest and highest) instead of settling, and the ever larger steps would only make that worse with
+# more epochs. Zeroing the grads is what makes each step about *this* batch.
 
 # %% [markdown]
 # ## Training with `fit`
+# `nn.fit` runs exactly this loop (with `zero_grad`), over shuffled mini-batches, with an optimizer
+# (here SGD with momentum 0.9, the damped kind). It scores the validation set after every epoch, and
+# two **stopping conditions** end training before the epoch budget runs out:
+#
+# - `patience=k`: stop once the validation loss has not improved for k epochs, and put back the
+#   weights of the best epoch;
+# - `target_loss=t`: stop after the first epoch whose training loss is at most t.
+#
+# `compile=True` traces the per-sample loss once and replays it (see `autograd.compile`): the same
+# numbers as the loop above, several times faster. By default (`progress=True`) `fit` shows a tqdm
+# progress bar (a widget in Jupyter) and a line per epoch; this notebook turns it off to stay short.
 
 # %%
 model = nn.MLP(2, [16, 16, 1], activation="relu", seed=0)
 history = nn.fit(model, X_train, y_train, optimizer=nn.SGD(model.parameters(), lr=0.1, momentum=0.9),
-                 epochs=60, batch_size=32, validation_data=(X_test, y_test), progress=False, seed=0)
-result = nn.evaluate(model, X_test, y_test)
-print(f"test loss {result.loss:.4f}, test accuracy {result.accuracy:.1%}")
-
-plt.plot(history.train_loss, label="train")
-plt.plot(history.val_loss, label="test")
-plt.xlabel("epoch")
-plt.ylabel("log loss")
-plt.legend()
+                 epochs=200, batch_size=32, validation_data=(X_val, y_val), patience=10, compile=True,
+                 progress=False, seed=0)
+print(f"stopped by {history.stop_reason} after {history.epochs} epochs: {history.message}")
+history.plot()
 plt.show()
 
 # %% [markdown]
-# ## The decision boundary
-# Evaluate the trained model on a grid under `no_grad()` (no graph is built: only the numbers).
+# Both losses fall for the first twenty-odd epochs and then level off. The validation loss is lowest
+# at the best epoch printed above; after ten more epochs without improvement `patience` ends the run,
+# and the model keeps the best epoch's weights (the dotted line), not the last. (The training loss is
+# the mean over the epoch's batches, taken while the weights were still moving, which is one reason
+# it can sit above the validation loss.)
+#
+# `target_loss` is the other stopping rule: "good enough on the training data".
 
 # %%
-def decision_boundary(model, X, y, steps=50):
-    xs = [p[0] for p in X]
-    ys = [p[1] for p in X]
-    x0, x1 = min(xs) - 0.5, max(xs) + 0.5
-    y0, y1 = min(ys) - 0.5, max(ys) + 0.5
-    gx = [x0 + (x1 - x0) * i / (steps - 1) for i in range(steps)]
-    gy = [y0 + (y1 - y0) * j / (steps - 1) for j in range(steps)]
-    with no_grad():
-        z = [[model([a, b]).data for a in gx] for b in gy]
-    plt.contourf(gx, gy, z, levels=[-1e9, 0, 1e9], colors=["tab:blue", "tab:red"], alpha=0.25)
-    plt.scatter(xs, ys, c=["tab:blue" if t == 0 else "tab:red" for t in y], s=12)
-
-
-decision_boundary(model, X_test, y_test)
-plt.title(f"test points and the learned boundary: accuracy {result.accuracy:.1%}")
-plt.show()
+other = nn.MLP(2, [16, 16, 1], activation="relu", seed=0)
+h = nn.fit(other, X_train, y_train, optimizer=nn.SGD(other.parameters(), lr=0.1, momentum=0.9), epochs=200,
+           batch_size=32, target_loss=0.15, compile=True, progress=False, seed=0)
+print(f"stopped by {h.stop_reason} after {h.epochs} epochs: {h.message}")
 
 # %% [markdown]
-# ## Learning rate and momentum
-# Too small a learning rate crawls; too large a one overshoots. Momentum keeps a running direction, so
-# it moves faster along a consistent slope and through flat stretches.
+# ## Learning rate and momentum, chosen on the validation set
+# Too small a learning rate crawls; too large a one overshoots. Momentum keeps a decaying running
+# direction, so it moves faster along a consistent slope. We compare settings by their validation
+# loss, never by the test set: lr 0.1 with momentum 0.9 ends lowest, the setting used above, while
+# lr 1.0 overshoots, its validation loss jumping up, and lr 0.01 is still crawling down.
 
 # %%
 settings = [(0.01, 0.0), (0.1, 0.0), (0.1, 0.9), (1.0, 0.9)]
 for lr, momentum in settings:
     m = nn.MLP(2, [16, 16, 1], activation="relu", seed=0)
     h = nn.fit(m, X_train, y_train, optimizer=nn.SGD(m.parameters(), lr=lr, momentum=momentum),
-               epochs=30, batch_size=32, progress=False, seed=0)
-    acc = nn.evaluate(m, X_test, y_test).accuracy
-    plt.plot(h.train_loss, label=f"lr={lr}, momentum={momentum}: test acc {acc:.0%}")
-    print(f"lr={lr:<5} momentum={momentum}: final train loss {h.train_loss[-1]:.4f}, "
-          f"test accuracy {acc:.1%}, stopped by {h.stop_reason}")
+               epochs=30, batch_size=32, validation_data=(X_val, y_val), compile=True, progress=False, seed=0)
+    plt.plot(range(1, h.epochs + 1), h.val_loss, marker=".", label=f"lr={lr}, momentum={momentum}")
+    print(f"lr={lr:<5} momentum={momentum}: validation loss {h.val_loss[-1]:.4f}, "
+          f"validation accuracy {h.val_accuracy[-1]:.1%}")
 plt.yscale("log")
 plt.xlabel("epoch")
-plt.ylabel("train loss")
+plt.ylabel("validation loss")
 plt.legend()
 plt.show()
 
 # %% [markdown]
+# ## The test set, once
+# Everything is chosen; now the test set gives its one verdict on the model `fit` kept. The decision
+# regions show what the model predicts over the whole plane (`nn.plot.decision_regions` evaluates it
+# on a grid under `no_grad()`): training points as circles, test points as triangles.
+
+# %%
+result = nn.evaluate(model, X_test, y_test)
+print(f"test loss {result.loss:.4f}, test accuracy {result.accuracy:.1%} on {len(X_test)} unseen points")
+ax = nn.plot.decision_regions(model, X_train, y_train, test=(X_test, y_test))
+ax.set_title(f"test accuracy {result.accuracy:.1%}")
+plt.show()
+
+# %% [markdown]
 # ## What a Value-level model is
-# Every parameter is a `Value` with a dotted name. A prediction is a graph of a few hundred nodes that
-# ends in the model's score; backprop through it is what `fit` ran thousands of times above.
+# Every parameter is a `Value` with a dotted name. One prediction is a graph that ends in the model's
+# score; backprop through it, once per sample and step, is what the loops above ran.
 
 # %%
 score = model([Value(0.5, label="x.0"), Value(0.25, label="x.1")])
-print("score:", score.data, " nodes in its graph:", len(__import__("autograd").toposort(score)))
+print(f"score {score.data:.4f}; nodes in its graph: {len(toposort(score))}, of which "
+      f"{len(model.parameters())} are parameters")

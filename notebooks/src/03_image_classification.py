@@ -4,42 +4,18 @@
 # Does this picture show a human face? We train a small MLP on 10×10 grey images, test it on images it
 # has never seen, and look at what it gets wrong. Then the same for ten-class handwritten digits.
 #
-# Each pixel is one input. The engine is scalar, so a forward pass through the network builds a graph
-# of a few thousand nodes per image; `fit(..., compile=True)` traces that graph once and replays it
-# over each mini-batch (see `autograd.compile`), which is what makes this notebook run in seconds.
+# Each pixel is one input, and the engine is scalar, so a forward pass through the network builds a
+# graph that grows with pixels × neurons (its size is printed below). `fit(..., compile=True)`
+# traces that graph once and replays it over each mini-batch (see `autograd.compile`), which is what
+# keeps this notebook quick. As in notebook 02, three sets stay apart: `fit(val_split=0.2)` holds a
+# fifth of the training images out for validation, and the test images are scored once, at the end.
 
 # %%
 import matplotlib.pyplot as plt
 
 import nn
-from autograd import no_grad
+from autograd import toposort
 from nn.data import load_digits, load_faces, train_test_split
-
-
-def show(images, titles, size, cols=10):
-    rows = (len(images) + cols - 1) // cols
-    fig, axes = plt.subplots(rows, cols, figsize=(cols * 1.1, rows * 1.3))
-    for ax in axes.flat:
-        ax.axis("off")
-    for ax, image, title in zip(axes.flat, images, titles):
-        ax.imshow([image[r * size:(r + 1) * size] for r in range(size)], cmap="gray")
-        ax.set_title(title, fontsize=8)
-    plt.show()
-
-
-def predictions(model, X):
-    with no_grad():
-        outputs = [model(x) for x in X]
-    if isinstance(outputs[0], list):
-        return [max(range(len(o)), key=lambda k: o[k].data) for o in outputs]
-    return [int(o.data > 0) for o in outputs]
-
-
-def confusion(y_true, y_pred, classes):
-    matrix = [[0] * classes for _ in range(classes)]
-    for t, p in zip(y_true, y_pred):
-        matrix[t][p] += 1
-    return matrix
 
 # %% [markdown]
 # ## Faces vs non-faces
@@ -49,64 +25,74 @@ def confusion(y_true, y_pred, classes):
 # %%
 X, y = load_faces(size=10, seed=0)
 X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.3, seed=0, stratify=True)
-print(len(X_train), "training images,", len(X_test), "unseen test images")
-show(X[:10], ["face" if t else "not a face" for t in y[:10]], size=10)
-
-# %%
-model = nn.MLP(100, [16, 1], activation="relu", seed=0)
-history = nn.fit(model, X_train, y_train, optimizer=nn.Adam(model.parameters(), lr=0.01),
-                 epochs=40, batch_size=16, validation_data=(X_test, y_test), compile=True,
-                 progress=False, seed=0)
-result = nn.evaluate(model, X_test, y_test)
-print(f"test accuracy on unseen images: {result.accuracy:.1%}")
-plt.plot(history.train_accuracy, label="train")
-plt.plot(history.val_accuracy, label="test")
-plt.xlabel("epoch")
-plt.ylabel("accuracy")
-plt.legend()
+print(len(X_train), "training images (a fifth of them for validation),", len(X_test), "unseen test images")
+FACES = ["not a face", "face"]
+nn.plot.images(X[:10], y[:10], labels=FACES)
 plt.show()
 
 # %%
-y_pred = predictions(model, X_test)
-(tn, fp), (fn, tp) = confusion(y_test, y_pred, 2)
-print("                 predicted: not a face   face")
-print(f"truly not a face:          {tn:>10}   {fp:>4}")
-print(f"truly a face:              {fn:>10}   {tp:>4}")
+model = nn.MLP(100, [16, 1], activation="relu", seed=0)
+one = nn.binary_cross_entropy_with_logits([model(X_train[0])], [y_train[0]])
+print(f"one image's loss is a graph of {len(toposort(one))} nodes")
+history = nn.fit(model, X_train, y_train, optimizer=nn.Adam(model.parameters(), lr=0.01), epochs=40,
+                 batch_size=16, val_split=0.2, patience=10, compile=True, progress=False, seed=0)
+print(f"stopped by {history.stop_reason} after {history.epochs} epochs; best validation epoch "
+      f"{history.best_epoch}: validation accuracy {history.val_accuracy[history.best_epoch - 1]:.1%}")
+history.plot()
+plt.show()
+
+# %% [markdown]
+# The training loss goes on falling after the validation loss has stopped improving: the net starts
+# to learn its training images by heart. `patience` stopped the run and kept the weights of the best
+# validation epoch. Only now does the test set speak.
+
+# %%
+result = nn.evaluate(model, X_test, y_test)
+y_pred = nn.predict(model, X_test)
+print(f"test accuracy on {len(X_test)} unseen images: {result.accuracy:.1%}")
+nn.plot.confusion_matrix(y_test, y_pred, labels=FACES)
+plt.show()
 wrong = [i for i, (t, p) in enumerate(zip(y_test, y_pred)) if t != p]
+print(len(wrong), "misclassified:")
 if wrong:
-    show([X_test[i] for i in wrong], [f"true {'face' if y_test[i] else 'not'}" for i in wrong], size=10)
+    nn.plot.images([X_test[i] for i in wrong], [y_test[i] for i in wrong],
+                   predicted=[y_pred[i] for i in wrong], labels=FACES)
+    plt.show()
 
 # %% [markdown]
 # ## Ten-class handwritten digits
 # scikit-learn ships 1,797 handwritten digits of 8×8 pixels. Ten classes mean ten outputs: the scores
-# go through softmax inside `cross_entropy` (computed stably with log-sum-exp).
+# go through softmax inside `cross_entropy` (computed stably with log-sum-exp), and the predicted
+# class is the highest score.
 
 # %%
 X, y = load_digits()
 X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, seed=0, stratify=True)
-show(X[:10], [str(t) for t in y[:10]], size=8)
+nn.plot.images(X[:10], y[:10], cmap="gray_r")  # ink (1) in black
+plt.show()
 
 model = nn.MLP(64, [32, 10], activation="relu", seed=0)
 history = nn.fit(model, X_train, y_train, loss="cross_entropy",
                  optimizer=nn.Adam(model.parameters(), lr=0.01), epochs=15, batch_size=32,
-                 validation_data=(X_test, y_test), compile=True, progress=False, seed=0)
-result = nn.evaluate(model, X_test, y_test, loss="cross_entropy")
-print(f"{len(X_test)} unseen digits: test accuracy {result.accuracy:.1%}")
+                 val_split=0.2, compile=True, progress=False, seed=0)
+print(f"{history.epochs} epochs: validation accuracy {history.val_accuracy[-1]:.1%}")
+history.plot()
+plt.show()
 
 # %%
-y_pred = predictions(model, X_test)
-matrix = confusion(y_test, y_pred, 10)
-plt.imshow(matrix, cmap="Blues")
-for t in range(10):
-    for p in range(10):
-        plt.text(p, t, matrix[t][p], ha="center", va="center", fontsize=7)
-plt.xlabel("predicted")
-plt.ylabel("true")
-plt.xticks(range(10))
-plt.yticks(range(10))
-plt.title("confusion matrix on unseen digits")
+result = nn.evaluate(model, X_test, y_test, loss="cross_entropy")
+y_pred = nn.predict(model, X_test)
+print(f"{len(X_test)} unseen digits: test accuracy {result.accuracy:.1%}")
+ax = nn.plot.confusion_matrix(y_test, y_pred)
+ax.set_title(f"unseen digits: {ax.get_title()}")
 plt.show()
 
 wrong = [i for i, (t, p) in enumerate(zip(y_test, y_pred)) if t != p]
-print(len(wrong), "misclassified:")
-show([X_test[i] for i in wrong[:20]], [f"{y_test[i]} as {y_pred[i]}" for i in wrong[:20]], size=8)
+print(len(wrong), "misclassified; the first", min(20, len(wrong)), "of them:")
+nn.plot.images([X_test[i] for i in wrong[:20]], [y_test[i] for i in wrong[:20]],
+               predicted=[y_pred[i] for i in wrong[:20]], cmap="gray_r")
+plt.show()
+
+# %% [markdown]
+# Most digits sit on the diagonal. Each off-diagonal cell counts one kind of confusion (true row,
+# predicted column), and the grid above shows those images with both labels.

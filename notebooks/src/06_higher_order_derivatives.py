@@ -8,7 +8,7 @@
 # %%
 import math
 
-from autograd import Value, grad, gradients, hessian
+from autograd import Value, draw_graph, grad, gradients, hessian
 
 # %% [markdown]
 # ## Grad of grad
@@ -27,15 +27,20 @@ print("by hand:", 3 * x0**2 + math.cos(x0), 6 * x0 - math.sin(x0), 6 - math.cos(
 # %% [markdown]
 # ## What `create_graph=True` does
 # `gradients(root, inputs)` returns floats. With `create_graph=True` it returns Values whose own graph
-# records how the gradient was computed: here dy/dx = 3x² is a small graph built from x.
+# records how the gradient was computed: here dy/dx = 3x² comes back as a graph built from x, drawn
+# below. Its leaves are x and the constant 1 that seeds backprop (∂y/∂y = 1); its ops are the chain
+# rule's products (local derivative × grad) and the sum of the contributions from x's three uses in
+# y = x·x·x, 4 + 4 + 4 = 12. Differentiating *that* graph gives d²y/dx².
 
 # %%
 x = Value(2.0, label="x")
 y = x * x * x
 (dy_dx,) = gradients(y, [x], create_graph=True)
-print("dy/dx =", dy_dx.data, " (3x² = 12)")
+dy_dx.label = "dy/dx"
+print("dy/dx =", dy_dx.data, f" (by hand 3x² = {3 * x.data**2:g})")
 (d2y_dx2,) = gradients(dy_dx, [x])
-print("d²y/dx² =", d2y_dx2, " (6x = 12)")
+print("d²y/dx² =", d2y_dx2, f" (by hand 6x = {6 * x.data:g})")
+draw_graph(dy_dx)
 
 # %% [markdown]
 # ## Nesting without perturbation confusion
@@ -61,8 +66,9 @@ print([[2 - 400 * (b0 - a0**2) + 800 * a0**2, -400 * a0], [-400 * a0, 200.0]])
 
 # %% [markdown]
 # ## Newton's method
-# Newton's method uses both: x ← x − H⁻¹ ∇f. On Rosenbrock from the classic start (−1.2, 1) it reaches
-# the minimum (1, 1) in a handful of steps, where gradient descent needs thousands.
+# Newton's method uses both: x ← x − H⁻¹ ∇f. It jumps to the minimum of the local quadratic model
+# (the second-order Taylor expansion) at every step. On Rosenbrock from the classic start (−1.2, 1)
+# it reaches the minimum (1, 1) in a handful of steps.
 
 # %%
 def newton_step(f, a, b):
@@ -74,6 +80,33 @@ def newton_step(f, a, b):
 
 
 a, b = a0, b0
+values = [rosenbrock(Value(a), Value(b)).data]
 for step in range(8):
     a, b = newton_step(rosenbrock, a, b)
-    print(f"step {step + 1}: a={a:.10f} b={b:.10f} f={rosenbrock(Value(a), Value(b)).data:.3e}")
+    values.append(rosenbrock(Value(a), Value(b)).data)
+    print(f"step {step + 1}: a={a:.10f} b={b:.10f} f={values[-1]:.3e}")
+print("f went up at steps", [k for k in range(1, 9) if values[k] > values[k - 1]])
+
+# %% [markdown]
+# The path is not downhill all the way: f goes *up* at the steps printed, once to more than a
+# thousand. Newton's step trusts the quadratic model, and far from the minimum Rosenbrock's curved
+# valley is nothing like a quadratic, so the model's minimum can lie where f is large. Close to
+# (1, 1) the model is good, and the last steps take f to 0 in floating point. (Practical Newton
+# methods add a line search or a trust region to refuse such jumps.)
+#
+# Plain gradient descent, for comparison, needs a step size below 2/λ, where λ is the Hessian's
+# largest eigenvalue at the minimum, or it cannot settle there. Even at half that limit, thousands of
+# steps leave it short of the minimum:
+
+# %%
+(haa, hab), (_, hbb) = hessian(rosenbrock)(1.0, 1.0)
+largest = (haa + hbb) / 2 + math.sqrt(((haa - hbb) / 2) ** 2 + hab**2)  # of a symmetric 2×2 matrix
+lr = 1 / largest
+print(f"largest eigenvalue of H at (1, 1): {largest:.1f}, so lr = 1/λ = {lr:.2e}")
+a, b = a0, b0
+gradient = grad(rosenbrock, argnums=(0, 1))
+for step in range(1, 5001):
+    ga, gb = gradient(a, b)
+    a, b = a - lr * ga, b - lr * gb
+    if step in (10, 100, 1000, 5000):
+        print(f"step {step}: a={a:.6f} b={b:.6f} f={rosenbrock(Value(a), Value(b)).data:.3e}")

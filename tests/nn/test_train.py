@@ -1,7 +1,9 @@
 """Tests for nn.train: fit's loop against a torch replay, stopping rules, history, bad input, nan recovery."""
 
+import io
 import math
 import random
+import sys
 import warnings
 
 import pytest
@@ -9,7 +11,7 @@ import pytest
 from autograd import Value
 from nn.data import make_moons, make_spirals
 from nn.layers import MLP, Neuron
-from nn.losses import mse
+from nn.losses import binary_cross_entropy_with_logits, mse
 from nn.optim import SGD, Adam
 from nn.train import History, evaluate, fit
 
@@ -111,14 +113,35 @@ def test_target_loss_stops_training():
     assert history.epochs < 200
 
 
-def test_progress_bar_on_stderr_and_off(capsys):
+def test_progress_off_a_terminal_is_one_plain_line_per_epoch(capsys):
     X, y = moons(20)
-    fit(MLP(2, [4, 1], seed=0), X, y, epochs=2, batch_size=10, progress=True)
-    err = capsys.readouterr().err
-    assert "epoch 1/2" in err and "epoch 2/2" in err and "2/2 loss" in err and "#" in err
+    fit(MLP(2, [4, 1], seed=0), X, y, epochs=2, batch_size=10, val_split=0.25, progress=True)
+    captured = capsys.readouterr()  # pytest's stderr is no terminal, like a log file or a pipe
+    lines = captured.err.splitlines()
+    assert captured.out == "" and "\r" not in captured.err and len(lines) == 2
+    assert lines[0].startswith("epoch 1/2 loss ") and lines[1].startswith("epoch 2/2 loss ")
+    assert " acc " in lines[1] and " val_loss " in lines[1] and " val_acc " in lines[1]
     fit(MLP(2, [4, 1], seed=0), X, y, epochs=2, batch_size=10, progress=False)
     captured = capsys.readouterr()
     assert captured.err == "" and captured.out == ""
+
+
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_progress_in_a_terminal_is_a_tqdm_bar_over_every_batch(monkeypatch):
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    X, y = moons(20)
+    history = fit(MLP(2, [4, 1], seed=0), X, y, epochs=3, batch_size=10, progress=True)
+    text = terminal.getvalue()
+    final = text.split("\r")[-1]  # the bar as last drawn: 3 epochs x 2 batches, the last epoch's summary
+    assert "6/6" in final and "100%" in final and "batch" in final and "epoch 3/3" in final
+    assert f"loss {history.train_loss[-1]:.4f}" in final
+    for epoch in (1, 2, 3):  # a summary line per epoch, written above the bar
+        assert f"epoch {epoch}/3 loss {history.train_loss[epoch - 1]:.4f}" in text
 
 
 @pytest.mark.parametrize("loss, labels", [("hinge", [0, 1]), ("binary_cross_entropy_with_logits", [0, 1])])
@@ -342,3 +365,42 @@ def test_fit_inside_no_grad_raises_before_touching_the_model():
     with no_grad(), pytest.raises(RuntimeError, match="inside no_grad"):
         fit(model, X, y, loss="binary_cross_entropy_with_logits", epochs=2, progress=False)
     assert [p.data for p in model.parameters()] == before
+
+
+# -- predict ----------------------------------------------------------------------------------------
+
+
+def test_predict_reads_outputs_as_fit_does():
+    from nn.train import predict
+
+    # one linear neuron with w = 1, b = -0.25 (set by hand): output x - 0.25
+    model = MLP(1, [1], seed=0)
+    model.layers[0].neurons[0].w[0].data, model.layers[0].neurons[0].b.data = 1.0, -0.25
+    X = [[0.0], [0.5], [1.0]]
+    assert predict(model, X) == [0, 1, 1]  # a logit: class 1 above 0
+    assert predict(model, X, loss="binary_cross_entropy") == [0, 0, 1]  # a probability: above 0.5
+    assert predict(model, X, loss="mse") == [-0.25, 0.25, 0.75]  # regression: the output itself
+    scores = MLP(2, [3], seed=0)
+    by_hand = [max(range(3), key=lambda k: scores(x)[k].data) for x in ([1.0, 0.0], [0.0, -1.0])]
+    assert predict(scores, [[1.0, 0.0], [0.0, -1.0]]) == by_hand == [0, 1]
+    bn = MLP(2, [4, 1], batchnorm=True, seed=0)
+    assert len(predict(bn, [[0.0, 1.0]])) == 1 and bn.training  # eval mode for one sample, then back
+    with pytest.raises(ValueError, match="has 3 features but the model takes 2"):
+        predict(scores, [[1.0, 2.0, 3.0]])
+
+
+def test_layer_grad_norms_cover_every_parameter_batchnorm_included():
+    from nn.train import layer_grad_norms
+
+    X, y = moons(8)
+    model = MLP(2, [3, 3, 1], activation="sigmoid", batchnorm=True, seed=0)
+    model.zero_grad()
+    binary_cross_entropy_with_logits(model(X), y).backward()
+    by_hand: dict[str, float] = {}
+    for name, p in model.named_parameters():  # layers.i.neurons.j.w.k -> layers.i, norms.i.bias.j -> norms.i
+        group = ".".join(name.split(".")[:2])
+        by_hand[group] = by_hand.get(group, 0.0) + p.grad ** 2
+    norms = layer_grad_norms(model)
+    assert set(norms) == {"layers.0", "layers.1", "layers.2", "norms.0", "norms.1"}
+    assert norms == pytest.approx({k: math.sqrt(v) for k, v in by_hand.items()}, rel=1e-12)
+    assert all(v > 0 for v in norms.values())
