@@ -53,6 +53,7 @@ DONE = "#0072b2"  # blue: edges of earlier steps
 TODO = "#9a9a9a"  # grey: edges still to come (and an outline's default)
 STUB = "#6b6b6b"  # focus=: operands off the paths, dashed
 _RANKDIRS = ("LR", "RL", "TB", "BT")
+UNSUMMARIZED = 300  # boxes a focus= or step= picture may have (by default): dot lays out 300 in a second
 FONT = "Helvetica"
 SIZE, SMALL = 11, 9  # points: 14.7 and 12 px at 96 dpi, so no text is under 10 px at full size
 
@@ -259,6 +260,8 @@ def draw_graph(
       stubs with their values: how one weight gets its grad.
     - Above ``max_nodes`` Values (constants included; ``None`` for no limit) the picture is a summary, one
       box per neuron (see ``summarize_graph``), laid out left to right; a note on the picture says so.
+      A ``focus=`` or ``step=`` picture is never summarized: it may have up to ``max(max_nodes, 300)``
+      boxes, and above that raises ValueError saying what to do.
     - ``rankdir`` is "TB" (top to bottom: the narrowest for a notebook) unless given; "LR" for summaries.
       Numbers have ``precision`` significant digits. The DOT source (``.source``) is the same in every
       run and process, and any label is escaped (see ``escape_label``) and shortened past Graphviz's
@@ -286,13 +289,16 @@ def draw_graph(
     on = None if focus is None else on_paths(order, focus)
     graph = graph_of(order, role, on)
     names = all_names(order)
-    if max_nodes is not None and len(graph.nodes) > max_nodes:
-        if step is not None or focus is not None:
+    if step is not None or focus is not None:
+        # Never summarized: up to max(max_nodes, 300) boxes, so focus= works on a network by default.
+        limit = None if max_nodes is None else max(max_nodes, UNSUMMARIZED)
+        if limit is not None and drawn(graph) > limit:
             what = "step=" if step is not None else "focus="
             raise ValueError(
-                f"{what} draws every node it shows, and this picture has {len(graph.nodes):,} values (more "
-                f"than max_nodes={max_nodes}); pass a larger max_nodes (or None) to draw it"
+                f"{what} draws every node it shows, and this picture has {drawn(graph):,} boxes (more than "
+                f"{limit}); pass focus= a node nearer the root, or max_nodes=None to draw it anyway"
             )
+    elif max_nodes is not None and len(graph.nodes) > max_nodes:
         dot = _new_digraph(graphviz, rankdir or "LR")
         _draw_summary(dot, summary_of(order, role, max_nodes), show_grads, precision)
         return dot
@@ -359,6 +365,13 @@ def _new_digraph(graphviz: Any, rankdir: str) -> Any:
 
 def _kept(order: list[Value], on: list[bool] | None) -> set[Value] | None:
     return None if on is None else {v for v, o in zip(order, on) if o}
+
+
+def drawn(graph: Graph) -> int:
+    """How many boxes a picture of ``graph`` has: each op's collapsed stubs count as one."""
+    groups = _collapsed(graph)
+    hidden = set().union(*groups.values()) if groups else set()
+    return sum(1 for n in graph.nodes if n.id not in hidden) + sum(1 for m in groups.values() if m)
 
 
 def all_names(order: list[Value]) -> dict[Value, str]:
@@ -682,7 +695,9 @@ def _draw_summary(dot: Any, summary: GraphSummary, show_grads: bool, precision: 
     node_id = {"root": root.id}
     for tail, head, count in summary.edges:
         label = f"<{_font(f'{count:,}', SMALL)}>" if count != usual else None
-        dot.edge(node_id.get(tail, tail), node_id.get(head, head), label=label, color="#6b6b6b")
+        # every edge says its count on hover too (a tooltip takes no room in the layout)
+        dot.edge(node_id.get(tail, tail), node_id.get(head, head), label=label, color="#6b6b6b",
+                 tooltip=f"stands for {_plural(count, 'edge')} of the graph")
 
 
 def _plural(count: int, word: str) -> str:

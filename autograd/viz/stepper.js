@@ -125,16 +125,17 @@ function render({ model, el }) {
   let picked = null;
 
   // The state after frame k, replayed from the start: which nodes are computed, each grad cell, each
-  // traversed edge's label. Frames are few (one per node and per edge), so replaying is instant.
+  // traversed edge's label. One frame per node and per edge: replaying a few thousand takes a millisecond.
+  const everyNode = new Set(data.nodes.map((n) => n.id));
   function stateAt(k) {
-    const computed = new Set();
+    let computed = new Set();
     const grads = new Map();
     const traversed = new Map();
     for (let i = 0; i <= k; i++) {
       const f = data.frames[i];
       if (f.phase === "forward") computed.add(f.node);
       if (f.phase === "backward") {
-        for (const node of data.nodes) computed.add(node.id);
+        computed = everyNode; // the forward pass is over: every value is known
         if (f.edge) traversed.set(f.edge, f.label);
         if (f.grad) grads.set(f.grad, [f.grad_text, f.final]);
       }

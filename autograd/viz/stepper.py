@@ -50,7 +50,7 @@ class Stepper:
     """
 
     def __init__(self, root: Value, *, params: Iterable[Value] | None = None, precision: int = 4,
-                 focus: Value | None = None) -> None:
+                 focus: Value | None = None, max_nodes: int | None = 300) -> None:
         if not isinstance(root, Value) and isinstance(getattr(root, "graph", None), Value):
             root = root.graph  # a compiled function: its traced graph
         if not isinstance(root, Value):
@@ -62,8 +62,20 @@ class Stepper:
         role = roles(order, params)
         on = None if focus is None else on_paths(order, focus)
         self.graph: Graph = graph_of(order, role, on)
+        if max_nodes is not None and (isinstance(max_nodes, bool) or not isinstance(max_nodes, int)
+                                      or max_nodes < 1):
+            raise ValueError(f"max_nodes must be a positive int or None, got {max_nodes!r}")
+        if max_nodes is not None and _draw.drawn(self.graph) > max_nodes:
+            raise ValueError(
+                f"step_through shows every node, and this graph has {_draw.drawn(self.graph):,} (more than "
+                f"max_nodes={max_nodes}): pass focus= one node (a weight) to step through its paths to the "
+                "root only, draw_graph(root) for a summary, or a larger max_nodes (None for no limit)"
+            )
         self._names = _draw.all_names(order)
         keep = None if on is None else {v for v, o in zip(order, on) if o}
+        # The nodes drawn as boxes of their own: an op's many stubs are one box ("12 other operands")
+        hidden = set().union(*_draw._collapsed(self.graph).values())
+        self._shown = [n for n in self.graph.nodes if n.id not in hidden]
         self._events = contributions(backward_steps(root), keep)
         self.frames: list[Frame] = self._frames()
         self.title = self._title(focus)
@@ -75,8 +87,8 @@ class Stepper:
 
     def _frames(self) -> list[Frame]:
         names, num = self._names, self._num
-        nodes = self.graph.nodes
-        ids = {n.value: n.id for n in nodes}
+        ids = {n.value: n.id for n in self.graph.nodes}
+        nodes = self._shown
         frames = [Frame("start", f"forward 0 / {len(nodes)}",
                         "Nothing computed yet. Step (→) runs the forward pass, one node at a time.",
                         None, None, None, None, None, False)]
@@ -84,7 +96,7 @@ class Stepper:
             frames.append(Frame("forward", f"forward {k} / {len(nodes)}", self._forward_words(node), node.id,
                                 None, None, None, None, False))
         total = len(self._events)
-        root = nodes[-1]
+        root = self.graph.nodes[-1]
         r = names[root.value]
         frames.append(Frame("backward", f"backward 0 / {total}",
                             f"The backward pass starts at the root: grad of {r} = ∂{r}/∂{r} = 1.", root.id,
@@ -218,7 +230,7 @@ class Stepper:
         why = self._why()
         num = self._num
         nodes = []
-        for n in self.graph.nodes:
+        for n in self._shown:
             nodes.append({"id": n.id, "name": self._names[n.value], "data": f"data {num(n.value.data)}",
                           "kind": "stub" if n.stub else n.role, "why": why[n.id]})
         edges = []
@@ -309,7 +321,7 @@ class Stepper:
 
 
 def step_through(root: Value, *, params: Iterable[Value] | None = None, precision: int = 4,
-                 focus: Value | None = None) -> Stepper:
+                 focus: Value | None = None, max_nodes: int | None = 300) -> Stepper:
     """Watch backprop happen: a ``Stepper`` that plays the forward and the backward pass of ``root``.
 
     The graph is laid out once by Graphviz; then values appear node by node (the forward pass, in
@@ -323,10 +335,11 @@ def step_through(root: Value, *, params: Iterable[Value] | None = None, precisio
     In Jupyter it shows as a widget (with anywidget installed, ``pip install 'chainrule[widget]'``), else
     as a self-contained page; ``save(path)`` writes that page, which needs no network. Leaves are roles
     as in ``draw_graph`` (``params``); ``focus=node`` steps through the paths from ``node`` to the root
-    only. Grads are computed afresh (``backward_steps``): ``.grad`` is neither read nor written.
-    Needs Graphviz (``pip install 'chainrule[graph]'`` and its ``dot`` program).
+    only. Grads are computed afresh (``backward_steps``): ``.grad`` is neither read nor written. A graph
+    of more than ``max_nodes`` values (after ``focus``) is refused with what to do instead. Needs
+    Graphviz (``pip install 'chainrule[graph]'`` and its ``dot`` program).
     """
-    return Stepper(root, params=params, precision=precision, focus=focus)
+    return Stepper(root, params=params, precision=precision, focus=focus, max_nodes=max_nodes)
 
 
 # -- helpers -------------------------------------------------------------------------------------------------

@@ -86,7 +86,10 @@ def open_page(driver: Any, path: Path) -> Any:
 STATE = """
 const root = document.querySelector('.cr-stepper');
 const all = (s) => Array.from(root.querySelectorAll(s));
-const box = (el) => { const b = el.getBBox(); return [b.x, b.y, b.width, b.height].map((v) => v.toFixed(2)); };
+const box = (el) => {
+  const b = el.getBBox();
+  return [b.x, b.y, b.width, b.height].map((v) => v.toFixed(2));
+};
 return {
   counter: root.querySelector('.cr-counter').textContent,
   narration: root.querySelector('.cr-narration').textContent,
@@ -95,7 +98,8 @@ return {
                                       getComputedStyle(g.querySelector('path')).stroke]),
   current: all('g.node.current').map((g) => g.id),
   pending: all('g.node.pending').map((g) => g.id),
-  grads: Object.fromEntries(all('g.node').map((g) => [g.id, g.querySelector('text.grad')?.textContent ?? null])),
+  grads: Object.fromEntries(all('g.node').map(
+    (g) => [g.id, g.querySelector('text.grad')?.textContent ?? null])),
   // the node shapes and the edge lines (not their texts, which change): where everything is
   places: Object.fromEntries(all('g.node > path, g.node > polygon, g.edge > path').map(
     (el) => [el.parentNode.id + '/' + el.tagName, box(el)])),
@@ -129,10 +133,10 @@ def expected_backward(root: Any) -> list[tuple[str, str, str, str, str]]:
         for c in s.contributions:
             running[c.parent] = running.get(c.parent, 0.0) + c.amount
             remaining[c.parent] -= 1
-            grad = f(running[c.parent])
+            grad = f"grad {f(running[c.parent])}" if remaining[c.parent] == 0 else \
+                f"grad so far {f(running[c.parent])}"
             out.append((f"e{position[s.node]}_{c.operand}", f"{f(c.local)} × {f(s.upstream)} = {f(c.amount)}",
-                        f"n{position[c.parent]}", f"grad {grad}" if remaining[c.parent] == 0 else f"grad so far {grad}",
-                        f"Step {s.index}: "))
+                        f"n{position[c.parent]}", grad, f"Step {s.index}: "))
     return out
 
 
@@ -220,7 +224,7 @@ def test_clicking_a_leaf_lights_its_paths_and_says_its_grad(browser, neuron_page
     # By hand: do/dx1 = w1 * (1 - o^2) = -3 * 0.5 = -1.5, along the one path x1 -> #2 -> #6 -> n -> o.
     assert words.startswith("grad of x1 = -1.5: the sum of its contributions")
     assert "x1 → #2 → #6 → n → o: -3 × 1 × 1 × 0.5 = -1.5" in words
-    lit = browser.execute_script("return Array.from(document.querySelectorAll('g.node.onpath')).map(g => g.id)")
+    lit = browser.execute_script("return Array.from(document.querySelectorAll('g.node.onpath'), g => g.id)")
     assert sorted(lit) == sorted(ids[n] for n in ("x1", "#2", "#6", "n", "o"))
     browser.find_element(By.CSS_SELECTOR, f'g.node[id="{ids["x1"]}"]').click()  # again: back to the frame
     assert state(browser)["narration"] == stepper.frames[0].narration
@@ -240,11 +244,13 @@ def test_the_page_needs_no_network(browser, neuron_page):
         root_el.send_keys(Keys.ARROW_RIGHT)
         assert state(browser)["counter"] == stepper.frames[1].counter  # it works offline
         requested = [json.loads(e["message"])["message"] for e in browser.get_log("performance")]
-        urls = [m["params"]["request"]["url"] for m in requested if m["method"] == "Network.requestWillBeSent"]
+        urls = [m["params"]["request"]["url"] for m in requested
+                if m["method"] == "Network.requestWillBeSent"]
         assert urls and all(url == path.as_uri() for url in urls), urls  # the page itself, nothing else
     finally:
-        browser.execute_cdp_cmd("Network.emulateNetworkConditions",
-                                {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1})
+        browser.execute_cdp_cmd("Network.emulateNetworkConditions", {"offline": False, "latency": 0,
+                                                                     "downloadThroughput": -1,
+                                                                     "uploadThroughput": -1})
     assert errors(browser) == []
 
 
@@ -255,9 +261,10 @@ def test_the_stepper_is_readable_at_notebook_width(browser, neuron_page):
         const svg = document.querySelector('.cr-stepper svg');
         const rect = svg.getBoundingClientRect();
         const scale = rect.width / svg.viewBox.baseVal.width;
-        const fonts = Array.from(svg.querySelectorAll('text')).map((t) => parseFloat(t.getAttribute('font-size')) * scale);
-        const html = Array.from(document.querySelectorAll('.cr-stepper button, .cr-stepper p, .cr-legend span'))
-          .map((e) => parseFloat(getComputedStyle(e).fontSize));
+        const fonts = Array.from(svg.querySelectorAll('text'),
+                                 (t) => parseFloat(t.getAttribute('font-size')) * scale);
+        const words = document.querySelectorAll('.cr-stepper button, .cr-stepper p, .cr-legend span');
+        const html = Array.from(words, (e) => parseFloat(getComputedStyle(e).fontSize));
         return {width: rect.width, svgText: Math.min(...fonts), htmlText: Math.min(...html)};
     """)
     assert sizes["width"] <= WIDTH and sizes["svgText"] >= 10 and sizes["htmlText"] >= 10, sizes
@@ -270,7 +277,7 @@ def test_a_focused_stepper_on_a_network_in_the_browser(browser, tmp_path):
     w = parameters(loss)["layers.0.neurons.2.w.1"]
     stepper = step_through(loss, focus=w)
     root_el = open_page(browser, stepper.save(tmp_path / "focus.html"))
-    for frame in stepper.frames[1:]:
+    for _ in stepper.frames[1:]:
         root_el.send_keys(Keys.ARROW_RIGHT)
     now = state(browser)
     assert now["counter"] == stepper.frames[-1].counter
@@ -316,8 +323,11 @@ def test_screenshot_for_the_readme(browser, neuron_page, tmp_path):
     target = next(k for k, fr in enumerate(stepper.frames) if fr.phase == "backward" and fr.edge == "e6_0")
     for _ in range(target):
         root_el.send_keys(Keys.ARROW_RIGHT)
-    height = browser.execute_script("return document.querySelector('.cr-stepper').getBoundingClientRect().bottom")
-    browser.set_window_size(WIDTH, int(height) + 16)
+    browser.execute_script("document.activeElement.blur()")  # no focus ring in the picture
+    height, frame = browser.execute_script(
+        "return [document.querySelector('.cr-stepper').getBoundingClientRect().bottom,"
+        " window.outerHeight - window.innerHeight]")
+    browser.set_window_size(WIDTH, int(height) + int(frame) + 12)  # the whole stepper in view
     try:
         shot = tmp_path / "stepper.png"
         assert browser.save_screenshot(str(shot))

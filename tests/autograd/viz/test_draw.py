@@ -16,6 +16,7 @@ import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import graphviz
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
@@ -26,7 +27,6 @@ from autograd.testing import graphs_and_points
 from autograd.viz import draw as draw_module
 from autograd.viz import escape_label, format_number, walk
 
-graphviz = pytest.importorskip("graphviz", reason="draw_graph needs the graphviz Python package")
 HAVE_DOT = shutil.which("dot") is not None
 needs_dot = pytest.mark.skipif(not HAVE_DOT and os.environ.get("CI") != "true",
                                reason="Graphviz's dot is not installed (make test installs it)")
@@ -280,8 +280,10 @@ def test_step_must_name_a_step():
             draw_graph(o, step=bad)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="single leaf"):
         draw_graph(Value(1.0), step=0)
-    with pytest.raises(ValueError, match="max_nodes"):
-        draw_graph(mlp_loss([2, 2, 1], batch=2), max_nodes=10, step=0)
+    big = mlp_loss([2, 8, 8, 1], batch=3)  # 701 values: no step picture of it by default
+    with pytest.raises(ValueError, match="step= draws every node"):
+        draw_graph(big, step=0)
+    assert draw_graph(mlp_loss([2, 3, 1], batch=2), step=0)  # more than max_nodes: drawn whole, not refused
 
 
 @needs_dot
@@ -349,6 +351,10 @@ def test_focus_on_a_weight_of_a_wide_network_collapses_each_ops_many_other_opera
     assert sorted(collapsed) == ["12 other operands", "8 other operands"]
     assert len(nodes) < 12  # the paths: w, linear, tanh, linear, tanh, sub, pow, and 2 boxes of stubs
     assert draw_graph(loss, focus=w, step=0).source  # and frames of it
+    # The network, MLP(2, [16, 16, 1]): one weight's paths, with the default max_nodes.
+    big = mlp_loss([2, 16, 16, 1], batch=1, fused=True)
+    nodes = nodes_of(laid_out(draw_graph(big, focus=parameters(big)["layers.0.neurons.5.w.1"])))
+    assert 40 < len(nodes) < 70 and len(walk(big)) > 400
 
 
 # -- summaries ---------------------------------------------------------------------------------------------
@@ -376,8 +382,11 @@ def test_above_max_nodes_one_box_per_neuron_with_its_numbers(fused):
     assert lines[1].startswith("3 outputs, data ") and lines[2].startswith("grad ")
     assert lines[3].startswith("‖grad‖ of params ")
     # One edge per connected pair of boxes; the usual count goes without a number.
-    pairs = [(e["tail"], e["head"]) for e in edges_of(parsed) if e.get("style") != "invis"]
+    shown = [e for e in edges_of(parsed) if e.get("style") != "invis"]
+    pairs = [(e["tail"], e["head"]) for e in shown]
     assert len(pairs) == len(set(pairs))
+    for e in shown:
+        assert e["tooltip"] == f"stands for {text(e.get('label', '')) or 3} edges of the graph"
     assert "An edge without a number stands for 3 edges of the graph" in label.replace("\n", " ")
 
 

@@ -17,7 +17,6 @@ from autograd import Stepper, Value, backward_steps, explain, gradients, step_th
 from autograd.viz import format_number, walk
 from autograd.viz import stepper as stepper_module
 
-pytest.importorskip("graphviz", reason="step_through needs the graphviz Python package")
 if shutil.which("dot") is None and os.environ.get("CI") != "true":  # in CI a missing dot fails the tests
     pytest.skip("step_through needs Graphviz's dot (make test installs it)", allow_module_level=True)
 
@@ -196,7 +195,6 @@ def test_in_a_notebook_it_is_a_widget_with_the_page_as_fallback(monkeypatch):
     page = outside["text/html"]
     assert page.startswith("<iframe srcdoc=") and "&lt;!DOCTYPE html&gt;" in page
     monkeypatch.setattr(stepper_module, "_in_kernel", lambda: True)
-    pytest.importorskip("anywidget", reason="the widget needs anywidget (the test extra installs it)")
     inside = s._repr_mimebundle_()
     assert "application/vnd.jupyter.widget-view+json" in inside and "text/html" in inside
     widget = s.widget()
@@ -215,6 +213,14 @@ def test_bad_arguments_and_missing_graphviz(monkeypatch):
         step_through(o, precision=30)
     with pytest.raises(ValueError, match="not in this graph"):
         step_through(o, focus=Value(1.0))
+    big = mlp_loss([2, 16, 16, 1], batch=1, fused=True)
+    with pytest.raises(ValueError, match="pass focus= one node"):
+        step_through(big)
+    with pytest.raises(ValueError, match="max_nodes"):
+        step_through(o, max_nodes=0)
+    w = parameters(big)["layers.0.neurons.3.w.0"]
+    focused = step_through(big, focus=w)  # its paths fit: 16 other operands of an op are one box
+    assert len(focused.frames) < 120 and len(focused.data()["nodes"]) < 60
     monkeypatch.setitem(sys.modules, "graphviz", None)
     with pytest.raises(ImportError, match=re.escape("pip install 'chainrule[graph]'")):
         step_through(o)
