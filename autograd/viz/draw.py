@@ -262,8 +262,9 @@ def draw_graph(
       box per neuron (see ``summarize_graph``), laid out left to right; a note on the picture says so.
       A ``focus=`` or ``step=`` picture is never summarized: it may have up to ``max(max_nodes, 300)``
       boxes, and above that raises ValueError saying what to do.
-    - ``rankdir`` is "TB" (top to bottom: the narrowest for a notebook) unless given; "LR" for summaries.
-      Numbers have ``precision`` significant digits. The DOT source (``.source``) is the same in every
+    - ``rankdir``: unless given, "TB" (top to bottom) or "LR", whichever is narrower for this graph (see
+      ``choose_rankdir``: notebooks are about 900 px wide); "LR" for summaries.
+    - Numbers have ``precision`` significant digits. The DOT source (``.source``) is the same in every
       run and process, and any label is escaped (see ``escape_label``) and shortened past Graphviz's
       limit (see ``shorten``).
 
@@ -465,8 +466,8 @@ def frame_view(graph: Graph, names: dict[Value, str], precision: int, shown: lis
         key = (ids[ev.step.node], ev.contribution.operand)
         labels[key] = escape_label(contribution_label(ev, precision))
         state[key] = "now" if ev in now else "done"
-    return _View(graph, precision, grads, partial, labels, state, ids.get(current) if current else None, [],
-                 True, names)
+    now_id = None if current is None else ids.get(current)
+    return _View(graph, precision, grads, partial, labels, state, now_id, [], True, names)
 
 
 def reserve(view: _View, events: list[Event], titles: list[str]) -> dict[str, int]:

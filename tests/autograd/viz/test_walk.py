@@ -7,6 +7,7 @@ import math
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 
 import pytest
@@ -86,10 +87,29 @@ def test_walk_of_a_chain_deeper_than_the_recursion_limit():
     assert order[0] is x and order[-1] is v and len(order) == sys.getrecursionlimit() * 3 + 1
 
 
-def test_the_walk_leaves_the_engine_marks_alone():
-    # The viz walk must not use backprop's adjoint marks: a node is never left marked by a picture.
+def test_pictures_need_neither_the_engine_marks_nor_its_pass_lock():
+    # While another thread holds the engine's pass (its lock and its marks), the walk, the steps and
+    # explain still run in this one: they keep their bookkeeping to themselves.
+    from autograd import backprop, backward_steps, explain
+
     x, w, s, y = tanh_neuron()
-    walk_graph(y)
+    held, release = threading.Event(), threading.Event()
+
+    def backward_in_progress() -> None:
+        with backprop._lock:
+            held.set()
+            release.wait()
+
+    other = threading.Thread(target=backward_in_progress)
+    other.start()
+    held.wait()
+    results: list[object] = []
+    picture = threading.Thread(target=lambda: results.extend([walk_graph(y), backward_steps(y), explain(y)]))
+    picture.start()
+    picture.join(timeout=30)  # a guard against a hang, not a speed limit: it takes milliseconds
+    release.set()
+    other.join()
+    assert not picture.is_alive() and len(results) == 3
     assert all(v._adjoint is None for v in walk(y))
 
 
