@@ -5,13 +5,13 @@ from .collector import is_gc_hold_enabled, set_gc_hold
 from .compile import CompiledFunction, GuardError, compile
 from .functional import grad, hessian, value_and_grad
 from .gradcheck import GradcheckError, gradcheck
-from .graph import draw_graph
 from .ops import OPS
-from .steps import BackwardStep, Contribution, backward_steps, explain
 from .value import Constant, Value, is_grad_enabled, linear, no_grad
+from .viz import BackwardStep, Contribution, Stepper, backward_steps, draw_graph, explain, step_through
 
 __all__ = [
     "OPS",
+    "Stepper",
     "BackwardStep",
     "Constant",
     "CompiledFunction",
@@ -34,6 +34,7 @@ __all__ = [
     "linear",
     "no_grad",
     "set_gc_hold",
+    "step_through",
     "toposort",
     "value_and_grad",
 ]

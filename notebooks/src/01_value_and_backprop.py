@@ -11,7 +11,7 @@
 # contributions, and check every grad of the neuron four ways, PyTorch among them.
 
 # %%
-from autograd import Value, backward_steps, draw_graph, explain, gradcheck
+from autograd import Value, backward_steps, draw_graph, explain, gradcheck, step_through
 
 # %% [markdown]
 # ## A neuron: o = tanh(x1·w1 + x2·w2 + b)
@@ -66,10 +66,27 @@ for s in steps:
           f"contributions {[round(c.amount, 4) for c in s.contributions]}")
 
 # %%
-draw_graph(o, params=params, step=2)
+explain(o)
+
+# %% [markdown]
+# ## Watch backprop happen
+# `step_through` plays both passes over one picture. First the forward pass: values appear node by
+# node, each op computing its data and its local derivatives. Then the backward pass, one edge at a
+# time: the edge lights up with *local derivative × upstream grad = contribution*, and the parent's
+# grad grows ("so far") until its last contribution lands. Step with the buttons or the keys
+# (→ step, ← back, Home reset, space play/pause) and read the line under the graph; click a node to
+# see every path from it to the root and how its grad adds up. Nodes never move, so flip back and
+# forth freely. `stepper.save("neuron.html")` writes the same thing as one file that works offline.
 
 # %%
-explain(o)
+step_through(o, params=params)
+
+# %% [markdown]
+# Its frames are plain data too: the backward ones are exactly `backward_steps`' contributions.
+
+# %%
+for frame in step_through(o, params=params).frames[-3:]:
+    print(frame.counter, "|", frame.narration)
 
 # %% [markdown]
 # ## A grad is a sum: a value used more than once

@@ -1,4 +1,4 @@
-"""backward_steps, explain and draw_graph(step=k): the backward pass shown step by step must be the pass the
+"""backward_steps, contributions and explain: the backward pass shown step by step must be the pass the
 engine runs, with the numbers derived by hand."""
 
 from __future__ import annotations
@@ -7,7 +7,8 @@ import math
 import re
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import find, given
+from viz_examples import linear_neuron, mlp_loss, neuron, parameters
 
 from autograd import (
     BackwardStep,
@@ -15,17 +16,17 @@ from autograd import (
     Contribution,
     Value,
     backward_steps,
-    draw_graph,
     explain,
     gradients,
     toposort,
 )
-from autograd.graph import format_number, walk
-from autograd.steps import Explanation
 from autograd.testing import graphs_and_points
+from autograd.viz import Explanation, format_number, walk
+from autograd.viz.steps import contributions
+from autograd.viz.walk import on_paths
 
 
-def neuron() -> tuple[Value, Value, Value]:
+def tanh_neuron() -> tuple[Value, Value, Value]:
     """y = tanh(x * w + 1): x = 3, w = -0.5, so the pre-activation is -0.5."""
     x = Value(3.0, label="x")
     w = Value(-0.5, label="w")
@@ -35,7 +36,7 @@ def neuron() -> tuple[Value, Value, Value]:
 
 
 def test_steps_of_a_neuron_by_hand():
-    x, w, y = neuron()
+    x, w, y = tanh_neuron()
     steps = backward_steps(y)
     d = 1 - math.tanh(-0.5) ** 2  # d tanh(a)/da at a = -0.5
     s, xw = y.parents[0], y.parents[0].parents[0]
@@ -53,8 +54,20 @@ def test_steps_of_a_neuron_by_hand():
     assert isinstance(steps[0], BackwardStep) and isinstance(c, Contribution)
 
 
+def test_a_linear_node_is_one_step_with_a_contribution_per_operand():
+    o, (w1, w2, b) = linear_neuron()
+    steps = backward_steps(o)
+    assert [s.node.op for s in steps] == ["tanh", "linear"]
+    g = 1 - o.data ** 2  # d tanh by hand: 1 - o^2
+    lin = steps[1]
+    assert lin.upstream == pytest.approx(g)
+    # ∂n/∂(w1, w2, x1, x2, b) = (x1, x2, w1, w2, 1) = (2, 0, -3, 1, 1), times the upstream grad
+    assert [c.local for c in lin.contributions] == [2.0, 0.0, -3.0, 1.0, 1.0]
+    assert [c.amount for c in lin.contributions] == pytest.approx([2 * g, 0.0, -3 * g, g, g])
+
+
 def test_steps_touch_no_grad_and_a_leaf_has_none():
-    x, w, y = neuron()
+    x, w, y = tanh_neuron()
     backward_steps(y)
     assert x.grad == w.grad == y.grad == 0.0
     assert backward_steps(x) == []
@@ -75,11 +88,18 @@ def test_contributions_sum_to_the_engine_gradients_in_the_engine_order(case):
         # A node is processed only after everything it feeds: its upstream grad is complete.
         assert s.upstream == (1.0 if s.node is root else received[s.node])
         assert [c.operand for c in s.contributions] == list(range(len(s.node.parents)))
-        for c, parent, local in zip(s.contributions, s.node.parents, s.node.local_grads):
+        for c, parent, local in zip(s.contributions, s.node.parents, s.node.local_derivatives):
             assert c.parent is parent and c.local == local and c.amount == local * s.upstream
             received[c.parent] = received.get(c.parent, 0.0) + c.amount
     # Summing the contributions in step order gives the engine's gradients exactly, for every leaf.
     assert tuple(received.get(x, 0.0) for x in leaves) == gradients(root, leaves)
+    # The events carry the same running sums, and say final exactly at each node's last contribution.
+    events = contributions(steps)
+    last = {e.contribution.parent: i for i, e in enumerate(events)}
+    for i, e in enumerate(events):
+        assert e.final == (last[e.contribution.parent] == i)
+        if e.final and type(e.contribution.parent) is not Constant:
+            assert e.total == received[e.contribution.parent]
 
 
 def test_repeated_operands_and_fan_out_add_up():
@@ -90,9 +110,21 @@ def test_repeated_operands_and_fan_out_add_up():
     assert total == gradients(y, [x])[0] == 3 * 2.0**2 + 2 * 2.0  # d(x^3 + x^2)/dx by hand
 
 
+def test_focused_contributions_give_the_same_floats_as_the_whole_pass():
+    for fused in (False, True):
+        loss = mlp_loss([2, 3, 3, 1], batch=2, fused=fused)
+        order = walk(loss)
+        w = parameters(loss)["layers.0.neurons.2.w.1"]
+        keep = {v for v, on in zip(order, on_paths(order, w)) if on}
+        events = contributions(backward_steps(loss), keep)
+        assert all(e.step.node in keep and e.contribution.parent in keep for e in events)
+        (final,) = [e for e in events if e.contribution.parent is w and e.final]
+        assert final.total == gradients(loss, [w])[0]  # exactly: the same additions in the same order
+
+
 # -- explain -------------------------------------------------------------------------------------------
 def test_explain_narrates_each_step_with_the_numbers():
-    x, w, y = neuron()
+    x, w, y = tanh_neuron()
     text = explain(y)
     d = 1 - math.tanh(-0.5) ** 2
     f = format_number
@@ -107,6 +139,14 @@ def test_explain_narrates_each_step_with_the_numbers():
     assert lines[-2:] == [f"  x = {f(-0.5 * d)}", f"  w = {f(3 * d)}"]
 
 
+def test_explain_names_a_linear_node_by_what_it_computes():
+    o, _ = linear_neuron()
+    text = explain(o)
+    assert f"Step 1: n = Σ w·x + b over 2 inputs = {format_number(o.parents[0].data)}, upstream grad" in text
+    g = 1 - o.data ** 2
+    assert f"  x1 (operand 2): ∂n/∂x1 = -3; -3 × {format_number(g)} = {format_number(-3 * g)}" in text
+
+
 def test_explain_says_so_far_until_the_last_contribution_and_sums_them():
     x = Value(3.0, label="x")
     y = x * x + x
@@ -118,8 +158,6 @@ def test_explain_says_so_far_until_the_last_contribution_and_sums_them():
 
 def test_explain_matches_the_engine_on_random_graphs():
     # The final line for each leaf shows gradients() to the same digits.
-    from hypothesis import find
-
     graph, point = find(graphs_and_points(max_inputs=3, max_ops=8), lambda c: len(c[0].nodes) >= 6)
     leaves = [Value(p, label=f"x{i}") for i, p in enumerate(point)]
     root = graph(*leaves)
@@ -138,68 +176,27 @@ def test_explain_of_a_leaf_and_its_notebook_display():
         explain(x, precision=0)
 
 
-# -- draw_graph(step=k) --------------------------------------------------------------------------------
-OPERAND_EDGE = re.compile(r"^\tn(\d+) -> n(\d+)op \[(.*)\]$", re.M)
+def test_explain_with_focus_narrates_only_the_paths_and_ends_with_the_sum():
+    o, (w1, w2, b) = neuron()
+    text = explain(o, focus=w1)
+    lines = text.splitlines()
+    steps = backward_steps(o)
+    # The steps on the paths from w1: o = tanh(n), n = #6 + b, #6 = #2 + #5, #2 = x1 * w1; not #5 = x2 * w2.
+    headings = [ln for ln in lines if ln.startswith("Step ")]
+    by_node = {s.node.label or f"#{walk(o).index(s.node)}": s.index for s in steps}
+    assert [h.split(":")[0] for h in headings] == [f"Step {by_node[n]}" for n in ("o", "n", "#6", "#2")]
+    assert "  (off the paths from w1: b)" in lines and "  (off the paths from w1: x1)" in lines
+    assert not any("grad of b" in ln or "grad of x1" in ln for ln in lines)
+    # By hand: grad of w1 = x1 * (1 - o^2) = 2 * 0.5 = 1 (b makes n = 0.8814, o = 1/√2).
+    assert lines[-2:] == ["Grad of w1: the sum of its contributions, one per edge into the nodes it feeds:",
+                          f"  w1 = {format_number(gradients(o, [w1])[0])}"]
+    assert gradients(o, [w1])[0] == pytest.approx(1.0)
 
 
-def node_line(source: str, node_id: str) -> str:
-    (line,) = [ln for ln in source.split("\n") if ln.startswith(f"\t{node_id} [")]
-    return line
-
-
-def test_step_view_shows_traversed_edges_contributions_and_the_current_node():
-    x, w, y = neuron()
-    d = 1 - math.tanh(-0.5) ** 2
-    f = format_number
-    # walk order: x n0, w n1, x*w n2, 1 n3, +1 n4, y n5
-    source = draw_graph(y, step=1).source
-    edges = {(int(a), int(b)): attrs for a, b, attrs in OPERAND_EDGE.findall(source)}
-    assert edges[4, 5] == f'label=<{f(d)} × 1 = {f(d)}> color="#2563eb" fontcolor="#2563eb" penwidth=1.4'
-    assert f"label=<1 × {f(d)} = {f(d)}>" in edges[2, 4] and "#dc2626" in edges[2, 4]
-    assert "label=<1 (constant: no grad)>" in edges[3, 4]
-    assert edges[0, 2] == 'label=<-0.5> color="#9ca3af" fontcolor="#9ca3af"'  # not traversed yet
-    assert "#fef08a" in node_line(source, "n4") and "#fef08a" in node_line(source, "n4op")
-    assert "#fef08a" not in node_line(source, "n5")
-    assert "<TD>grad 1</TD>" in node_line(source, "n5")
-    assert f"<TD>grad {f(d)}</TD>" in node_line(source, "n2")  # x*w feeds only the +: complete
-    assert "grad" not in node_line(source, "n0")  # not reached yet
-    assert "Backward step 1 (of steps 0-2)" in source
-    # After the last step every grad equals the engine's, computed afresh (y.grad is still 0).
-    last = draw_graph(y, step=2).source
-    gx, gw = gradients(y, [x, w])
-    assert f"<TD>grad {f(gx)}</TD>" in node_line(last, "n0")
-    assert f"<TD>grad {f(gw)}</TD>" in node_line(last, "n1")
-
-
-def test_step_view_marks_partial_grads_as_so_far():
+def test_explain_with_focus_sums_several_contributions():
     x = Value(3.0, label="x")
-    y = x * x + x
-    source = draw_graph(y, step=0).source  # the + has given x its 1; the * has not run yet
-    assert "<I>grad so far 1</I>" in node_line(source, "n0")
-    assert "<TD>grad 7</TD>" in node_line(draw_graph(y, step=1).source, "n0")
-
-
-def test_step_must_name_a_step():
-    x, w, y = neuron()
-    for bad in (-1, 3, 1.0, True):
-        with pytest.raises(ValueError, match="from 0 to 2"):
-            draw_graph(y, step=bad)  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="single leaf"):
-        draw_graph(x, step=0)
-
-
-@settings(max_examples=10)
-@given(graphs_and_points())
-def test_step_views_render(case):
-    import shutil
-    import subprocess
-
-    if shutil.which("dot") is None:
-        pytest.skip("Graphviz's dot is not installed (CI installs it)")
-    graph, point = case
-    root = graph(*[Value(p) for p in point])
-    n = len(backward_steps(root))
-    for k in {0, n // 2, n - 1} if n else set():
-        done = subprocess.run(["dot", "-Tsvg"], input=draw_graph(root, step=k).source.encode(),
-                              capture_output=True)
-        assert done.returncode == 0 and not done.stderr, done.stderr
+    y = x * x + x  # x feeds two nodes, twice the *: three contributions 1, 3, 3
+    y.label = "y"
+    assert explain(y, focus=x).splitlines()[-1] == "  x = 1 + 3 + 3 = 7"
+    o, _ = neuron()
+    assert explain(o, focus=o).splitlines()[-1] == "  o = 1"
