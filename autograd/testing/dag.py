@@ -191,6 +191,11 @@ class RandomGraph:
     def op_names(self) -> set[str]:
         return {node.op for node in self.nodes}
 
+    def used_inputs(self) -> list[int]:
+        """The inputs some node reads (an input can be left unused: its grad is 0 whatever the point)."""
+        read = {o for node in self.nodes for o in node.operands if isinstance(o, int)}
+        return [i for i in range(self.arity) if i in read]
+
     def reordered(self, order: Sequence[int]) -> RandomGraph:
         """The same function with its nodes built in another order (a topological order of the nodes)."""
         if sorted(order) != list(range(len(self.nodes))):
