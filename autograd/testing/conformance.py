@@ -346,7 +346,7 @@ def _op(op: str) -> Callable[[Engine, _Budget], CheckResult]:
         if op not in engine.ops:
             return CheckResult("", UNSUPPORTED, engine.unsupported(op))
         return _cases(engine, budget, op_simple_cases(op), op_cases(op),
-                      "points (0, ±1, then drawn ones): its values and local derivatives are right")
+                      "points (0, ±1, then drawn): value and local derivatives right")
 
     check.__doc__ = f"op {op}: its value and local derivatives at points inside its domain"
     return check
