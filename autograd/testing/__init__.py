@@ -29,7 +29,8 @@ Testing an engine of your own (a Value class with micrograd's API, or an ``Engin
 The modules: ``domains`` (where each op is defined), ``dag`` (RandomGraph and the tables it evaluates
 with), ``strategies`` (the Hypothesis strategies), ``asserts`` (assert_gradients_close, planted_rule),
 ``profiles`` (Hypothesis profiles), ``adapters`` (the Engine protocol and adapters), ``conformance``
-(the checks and ``check_engine``), ``report`` (its results), ``engine_tests`` (the pytest class).
+(the checks and ``check_engine``), ``script`` (a failure's counterexample, as code), ``report`` (the
+results), ``engine_tests`` (the pytest class).
 """
 
 try:

@@ -23,13 +23,13 @@ from .adapters import Engine, as_engine
 from .dag import Const, Node, RandomGraph
 from .domains import DOMAINS
 from .report import FAIL, PASS, UNSUPPORTED, CheckResult, EngineReport
+from .script import Failure, Script, describe, where
 from .strategies import constant_cases, graphs_and_points, op_cases, op_simple_cases
 
 DEFAULT_RECURSION_LIMIT = 1000  # CPython's, as in a fresh interpreter
 # The deep chain runs in a thread with this much stack: room for the C frames of 1,000 nested Python calls
 # whatever the engine does in them (only virtual memory: pages are touched as they are used).
 _STACK_BYTES = 256 * 1024 * 1024
-_MAX_MESSAGE = 200  # characters of an engine's error message shown
 
 #: The checks, in the order they run: one per op of the table, then the structural ones.
 CHECKS: tuple[str, ...] = (*(f"op_{op}" for op in DOMAINS), "constants", "reuse", "random_dags",
@@ -41,127 +41,6 @@ class _Budget:
     max_examples: int
     seed: int
     depth: int
-
-
-class _Failure(Exception):
-    """A counterexample: a one-line detail and the example code (raised inside a Hypothesis search)."""
-
-    def __init__(self, detail: str, example: str) -> None:
-        super().__init__(detail)
-        self.detail, self.example = detail, example
-
-
-class _Stop(Exception):
-    """An engine step raised: the example ends with that step."""
-
-
-def _describe(error: BaseException) -> str:
-    message = str(error).strip().splitlines()[0] if str(error).strip() else ""
-    if len(message) > _MAX_MESSAGE:
-        message = message[:_MAX_MESSAGE] + "..."
-    return f"{type(error).__name__}: {message}" if message else type(error).__name__
-
-
-def _numbers(xs: Sequence[float]) -> str:
-    return " ".join(repr(x) for x in xs)
-
-
-def _point(point: Sequence[float]) -> str:
-    return ", ".join(f"x{i} = {x!r}" for i, x in enumerate(point))
-
-
-class _Script:
-    """Runs steps on the engine and writes each one as a line of code in the engine's API, annotated with
-    what it gave and what chainrule expects: the example a failed check prints."""
-
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self.lines = [*engine.setup_code.splitlines(), ""] if engine.setup_code else []
-        self.problem: str | None = None  # the first thing found wrong, in one line
-        self.stopped = False
-
-    def __enter__(self) -> _Script:
-        return self
-
-    def __exit__(self, kind: type[BaseException] | None, *rest: object) -> bool:
-        return kind is _Stop  # an engine step raised: the rest of the block is skipped
-
-    def _found(self, problem: str) -> None:
-        if self.problem is None:
-            self.problem = problem
-
-    def _raised(self, what: str, error: Exception) -> _Stop:
-        """The step just written raised ``error``: mark it, make it the problem, stop the example."""
-        self.lines[-1] += f"  # raises {_describe(error)}"
-        self._found(f"{what} raised {_describe(error)}")
-        self.stopped = True
-        return _Stop()
-
-    def run(self, code: str, fn: Callable[..., Any], *args: Any) -> Any:
-        """One step: ``code`` is how the engine's user writes it, ``fn(*args)`` runs it."""
-        self.lines.append(code)
-        try:
-            return fn(*args)
-        except Exception as error:  # noqa: BLE001 - whatever the engine raises is what we report
-            raise self._raised(code.splitlines()[0], error) from None
-
-    def build(self, graph: RandomGraph, point: Sequence[float]) -> tuple[list[Any], Any]:
-        """The graph on the engine at ``point``: its leaves x0, x1, ... and its output ``out``."""
-        leaves = [self.run(f"x{i} = {self.engine.leaf_code.format(x=x)}", self.engine.leaf, x)
-                  for i, x in enumerate(point)]
-        expressions = graph.expressions(self.engine.op_code)
-        names = iter([*(f"v{j}" for j in range(len(expressions) - 1)), "out"])
-        lines = iter(expressions)
-
-        def step(op: str) -> Callable[..., Any]:
-            takes_arg = bool(DOMAINS[op].args)  # pow, rpow, leaky_relu: the last operand is the constant
-
-            def apply(*p: Any) -> Any:
-                operands, arg = (p[:-1], p[-1]) if takes_arg else (p, None)
-                return self.run(f"{next(names)} = {next(lines)}", self.engine.apply, op, operands, arg)
-
-            return apply
-
-        out = graph.evaluate({op: step(op) for op in graph.op_names()}, *leaves)
-        return leaves, out
-
-    def read(self, codes: Sequence[str], fn: Callable[[], Sequence[Any]]) -> tuple[int, list[float]]:
-        """Read numbers (``fn()``, written as ``print(*codes)``); returns the line and the numbers."""
-        self.lines.append(f"print({', '.join(codes)})")
-        try:
-            return len(self.lines) - 1, [float(x) for x in fn()]
-        except Exception as error:  # noqa: BLE001 - whatever the engine raises is what we report
-            raise self._raised(f"reading {', '.join(codes)}", error) from None
-
-    def expect(self, line: int, codes: Sequence[str], actual: Sequence[float], expected: Sequence[float],
-               note: str = "") -> bool:
-        """Annotate a read with the expected numbers; a mismatch becomes the problem. True if all match."""
-        wrong = [i for i, (a, e) in enumerate(zip(actual, expected)) if not self.close(a, e)]
-        self.lines[line] += (f"  # expected {_numbers(expected)}{note}, got {_numbers(actual)}"
-                             + ("  <- wrong" if wrong else ""))
-        if wrong:
-            i = wrong[0]
-            self._found(f"{codes[i]} is {actual[i]!r}, expected {expected[i]!r}{note}")
-        return not wrong
-
-    def check(self, codes: Sequence[str], fn: Callable[[], Sequence[Any]], expected: Sequence[float],
-              note: str = "") -> None:
-        """Read and compare; after a step raised, only write what the read would be expected to show."""
-        if self.stopped:
-            self.lines.append(f"print({', '.join(codes)})  # expected {_numbers(expected)}{note}")
-            return
-        with self:
-            line, actual = self.read(codes, fn)
-            self.expect(line, codes, actual, expected, note)
-
-    def close(self, actual: float, expected: float) -> bool:
-        # NOTE: `<=`, so a nan on either side counts as a mismatch
-        return abs(actual - expected) <= self.engine.atol + self.engine.rtol * abs(expected)
-
-    def finish(self, where: str) -> None:
-        """Raise ``_Failure`` with the example if anything was found wrong."""
-        if self.problem is not None:
-            raise _Failure(f"{where}: {self.problem}" if where else self.problem, "\n".join(self.lines))
 
 
 # -- the reference ---------------------------------------------------------------------------------
@@ -180,19 +59,13 @@ def _reference_hessian(graph: RandomGraph, point: Sequence[float]) -> list[list[
     return [[float(h) for h in gradients(g, xs)] for g in first]
 
 
-def _where(engine: Engine, graph: RandomGraph, point: Sequence[float]) -> str:
-    if len(graph.nodes) == 1:
-        return f"{graph.expressions(engine.op_code)[0]} at {_point(point)}"
-    return f"a graph of {len(graph.nodes)} ops at {_point(point)}"
-
-
 # -- one case, three ways --------------------------------------------------------------------------
 
 
 def _check_case(engine: Engine, graph: RandomGraph, point: Sequence[float]) -> None:
     """Build, backward once, and compare the output's value and every leaf's grad with chainrule's."""
     value, grads = _reference(graph, point)
-    s = _Script(engine)
+    s = Script(engine)
     leaves: list[Any] = []
     out: Any = None
     with s:
@@ -202,7 +75,7 @@ def _check_case(engine: Engine, graph: RandomGraph, point: Sequence[float]) -> N
     s.check([engine.value_code.format(node="out")], lambda: [engine.value(out)], [value])
     s.check(_grad_codes(engine, used), lambda: [engine.grad(leaves[i]) for i in used],
             [grads[i] for i in used])
-    s.finish(_where(engine, graph, point))
+    s.finish(where(engine, graph, point))
 
 
 def _grad_codes(engine: Engine, inputs: Sequence[int]) -> list[str]:
@@ -222,7 +95,7 @@ def _check_repeated(engine: Engine, graph: RandomGraph, point: Sequence[float], 
     _, all_grads = _reference(graph, point)
     grads = [all_grads[i] for i in used]
     twice = [2 * g for g in grads]
-    s = _Script(engine)
+    s = Script(engine)
     codes = _grad_codes(engine, used)
     backward = engine.backward_code.format(root="out")
     seen = mode or ACCUMULATES
@@ -254,7 +127,7 @@ def _check_repeated(engine: Engine, graph: RandomGraph, point: Sequence[float], 
         s.run(backward, engine.backward, out)
         line, third = s.read(codes, read)
         s.expect(line, codes, third, grads, " (after zeroing the grads)")
-    s.finish(_where(engine, graph, point))
+    s.finish(where(engine, graph, point))
     return seen
 
 
@@ -269,7 +142,7 @@ def _check_second_order(engine: Engine, graph: RandomGraph, point: Sequence[floa
     _, grads = _reference(graph, point)
     hessian = _reference_hessian(graph, point)
     n = len(point)
-    s = _Script(engine)
+    s = Script(engine)
     leaves_code = ", ".join(f"x{i}" for i in range(n))
     number = lambda code: engine.number_code.format(node=code)
     with s:
@@ -290,7 +163,7 @@ def _check_second_order(engine: Engine, graph: RandomGraph, point: Sequence[floa
             codes = [f"h{i}[{j}]" if constant else number(f"h{i}[{j}]") for j in used]
             line, second = s.read(codes, partial(_values, engine, [h[j] for j in used]))
             s.expect(line, codes, second, [hessian[i][j] for j in used], f" (the Hessian's row {i})")
-    s.finish(_where(engine, graph, point))
+    s.finish(where(engine, graph, point))
 
 
 # -- searching with Hypothesis ---------------------------------------------------------------------
@@ -298,7 +171,7 @@ def _check_second_order(engine: Engine, graph: RandomGraph, point: Sequence[floa
 
 def _search(strategy: st.SearchStrategy[Any], prop: Callable[[Any], None], budget: _Budget) -> int:
     """Run ``prop`` on up to ``max_examples`` cases drawn from ``strategy``; returns how many ran, or
-    raises the ``_Failure`` of the smallest failing case Hypothesis shrank to."""
+    raises the ``Failure`` of the smallest failing case Hypothesis shrank to."""
     ran = 0
 
     @settings(max_examples=budget.max_examples, database=None, deadline=None, derandomize=False,
@@ -316,10 +189,10 @@ def _search(strategy: st.SearchStrategy[Any], prop: Callable[[Any], None], budge
     except Flaky as error:
         # NOTE: the same case failed once and then passed: the engine's results depend on something
         # besides its inputs (a set's order, global state). Report the failure that was seen.
-        found = [e for e in getattr(error, "exceptions", ()) if isinstance(e, _Failure)]
+        found = [e for e in getattr(error, "exceptions", ()) if isinstance(e, Failure)]
         if not found:
             raise
-        raise _Failure(found[0].detail + " (only sometimes: the engine gave another answer when the same "
+        raise Failure(found[0].detail + " (only sometimes: the engine gave another answer when the same "
                        "case was run again)", found[0].example) from None
     return ran
 
@@ -332,7 +205,7 @@ def _cases(engine: Engine, budget: _Budget, fixed: Sequence[tuple[RandomGraph, t
         for graph, point in fixed:
             check(engine, graph, point)
         ran = _search(strategy, lambda case: check(engine, *case), budget) if strategy is not None else 0
-    except _Failure as failure:
+    except Failure as failure:
         return CheckResult("", FAIL, failure.detail, failure.example)
     count = len(fixed) + ran
     return CheckResult("", PASS, f"{count} {what}")
@@ -442,7 +315,7 @@ def _repeated_backward(engine: Engine, budget: _Budget) -> CheckResult:
     fixed = _supported(engine, _REPEATED_CASES)[:1]
     try:
         mode = _check_repeated(engine, *fixed[0], None)
-    except _Failure as failure:
+    except Failure as failure:
         return CheckResult("", FAIL, failure.detail, failure.example)
     strategy = graphs_and_points(max_ops=6, ops=ops, strict=True)
     result = _cases(engine, budget, fixed, strategy, "graphs",
@@ -493,7 +366,7 @@ def _chain(engine: Engine, depth: int) -> _ChainProblem | None:
         step = _READ
         value, grad = float(engine.value(out)), float(engine.grad(x))
     except Exception as error:  # noqa: BLE001 - whatever the engine raises is what we report
-        return _ChainProblem(step, error=_describe(error))
+        return _ChainProblem(step, error=describe(error))
     # exact: sums of halves and of ones, far below 2 ** 53
     if (value, grad) != _chain_result(depth):
         return _ChainProblem(_READ, got=(value, grad))
