@@ -94,8 +94,9 @@ class ValueClassEngine(Engine):
     ``.backward()``, ``+ - * /``, ``**``, unary ``-``, numbers on either side, and whichever of the
     methods ``exp log sqrt tanh sigmoid relu leaky_relu softplus sin cos`` it has.
 
-    The ops it has are found by looking: a method of that name, an operator's method (``__add__``), and
-    for ``**`` a try of ``x ** y`` on two Values and of ``2 ** x`` (micrograd refuses the first).
+    The ops it has are found by looking: a method of that name (one that raises NotImplementedError is a
+    stub, not an op), an operator's method (``__add__``), and for ``**`` a try of ``x ** y`` on two Values
+    and of ``2 ** x`` (micrograd refuses the first).
     """
 
     def __init__(self, cls: type, *, rtol: float = Engine.rtol, atol: float = Engine.atol) -> None:
@@ -120,7 +121,15 @@ class ValueClassEngine(Engine):
             return (f"{name} has no n-ary weighted sum (chainrule's linear); an Engine adapter can map "
                     "one to it")
         if op in METHOD_OPS:
-            return "" if callable(getattr(cls, op, None)) else f"{name} has no method {op}()"
+            if not callable(getattr(cls, op, None)):
+                return f"{name} has no method {op}()"
+            try:  # a stub that raises NotImplementedError is not an op yet
+                getattr(cls(0.5), op)(*((0.01,) if op == "leaky_relu" else ()))
+            except NotImplementedError as error:
+                return f"{name}.{op}() raised NotImplementedError{f': {error}' if str(error) else ''}"
+            except Exception:  # noqa: BLE001 - any other error is a bug of the op, for its check to report
+                pass
+            return ""
         dunder = OPERATOR_OPS[op]
         if not callable(getattr(cls, dunder, None)):
             return f"{name} has no {dunder} ({value_source(op, ['x', 'y'], 2)})"

@@ -413,11 +413,12 @@ def _at_default_recursion_limit(fn: Callable[[], Any]) -> Any:
             outcome["error"] = error
 
     size = threading.stack_size()
+    thread = threading.Thread(target=target, name="chainrule-deep-chain")
     try:
         threading.stack_size(_STACK_BYTES)
-    except (ValueError, RuntimeError):  # a platform that cannot: the default stack, same limit
-        pass
-    try:
+        thread.start()
+    except (ValueError, RuntimeError):  # no room for such a stack here: the default one, same limit
+        threading.stack_size(size)
         thread = threading.Thread(target=target, name="chainrule-deep-chain")
         thread.start()
     finally:

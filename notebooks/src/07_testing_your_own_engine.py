@@ -168,9 +168,9 @@ Value.__mul__ = __mul__
 print(run_check(Value, "reuse"))
 
 # %% [markdown]
-# The same bug failed `random_dags` in the first run, in a bigger graph and "only sometimes": the
-# children sit in a `set`, whose order changes from run to run, and with `=` that order decided which
-# contribution survived. With `+=` the order no longer matters.
+# The same bug failed `random_dags` in the first run, in a bigger graph. If its row said "only
+# sometimes", that is the engine's doing too: the children sit in a `set`, whose order can change from
+# run to run, and with `=` that order decided which contribution survived. With `+=` it no longer matters.
 
 # %% [markdown]
 # ## The bug nobody planted

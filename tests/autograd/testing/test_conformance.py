@@ -158,8 +158,9 @@ def test_constants_on_the_wrong_side_are_caught_as_written() -> None:
 
 
 def test_a_failure_that_does_not_repeat_is_reported_as_such() -> None:
+    engine = ValueClassEngine(toy.WrongOnce)  # finding its ops calls tanh once
     toy.WrongOnce.calls = 0
-    result = run_check(toy.WrongOnce, "random_dags", max_examples=20)
+    result = run_check(engine, "random_dags", max_examples=20)
     assert result.status == "fail"
     assert result.detail.endswith("(only sometimes: the engine gave another answer when the same case was "
                                   "run again)")
@@ -378,6 +379,20 @@ def test_bad_arguments_are_refused_with_what_to_do() -> None:
 
     with pytest.raises(ValueError, match=r"ops \['pow2'\] are not ops of the table"):
         check_engine(Misnamed())
+
+
+def test_a_stub_method_is_unsupported_and_a_broken_one_fails() -> None:
+    class Stubs(toy.Value):
+        def exp(self) -> toy.Value:
+            raise NotImplementedError("exp: todo")
+
+        def sin(self) -> toy.Value:
+            raise ValueError("sin is broken")
+
+    report = check_engine(Stubs, max_examples=5, depth=100)
+    assert (report["op_exp"].status, report["op_exp"].detail) == (
+        "unsupported", "Stubs.exp() raised NotImplementedError: exp: todo")
+    assert report["op_sin"].status == "fail" and "raised ValueError: sin is broken" in report["op_sin"].detail
 
 
 def test_an_engine_can_be_given_as_a_class_an_instance_or_a_function() -> None:
