@@ -38,7 +38,7 @@ from autograd.testing.conformance import DEFAULT_RECURSION_LIMIT
 
 ROOT = Path(__file__).resolve().parents[3]
 HERE = Path(__file__).resolve().parent
-FAST = dict(max_examples=20, depth=2000)  # 2,000 > the default recursion limit: a recursive walk fails
+FAST = dict(max_examples=10, depth=2000)  # 2,000 > the default recursion limit: a recursive walk fails
 
 
 def statuses(report: EngineReport) -> dict[str, set[str]]:
@@ -335,7 +335,7 @@ def test_the_report_is_a_table_with_one_row_per_check() -> None:
     report = check_engine(toy.Compounding, **FAST)
     text = str(report)
     lines = text.splitlines()
-    assert lines[0] == ("toy_engines.Compounding: 15 passed, 1 failed, 10 unsupported (max_examples=20, "
+    assert lines[0] == ("toy_engines.Compounding: 15 passed, 1 failed, 10 unsupported (max_examples=10, "
                         "seed=0, depth=2,000)")
     assert lines[1].split() == ["check", "status", "detail"]
     assert [line.split()[0] for line in lines[2:]] == list(CHECKS)
