@@ -471,6 +471,34 @@ def _labelled(root: Value) -> list[Value]:
 
 
 # --------------------------------------------------------------------------------------------------
+# chainrule check-engine
+
+
+def check_engine(target: str, max_examples: int, seed: int, depth: int) -> int:
+    """Run autograd.testing's conformance suite on the engine named ``MODULE:ATTR`` and print its report:
+    exit status 0 when no check failed (unsupported ones do not count), 1 when one did."""
+    try:
+        from autograd import testing
+    except ImportError as err:  # Hypothesis is missing
+        raise Failure(str(err)) from None
+    # NOTE: as `python -m` does: the engine under test usually sits in the current directory, which a
+    # console script does not put on sys.path.
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        engine = testing.load_engine(target)
+    except ValueError as err:
+        raise UsageError(str(err)) from None
+    print(f"checking {engine.name}: {len(testing.CHECKS)} checks, up to {max_examples} examples each ...",
+          file=sys.stderr)
+    report = testing.check_engine(engine, max_examples=max_examples, seed=seed, depth=depth)
+    print(report)
+    if not report.ok:
+        print(f"\n{report.examples()}")
+    return 0 if report.ok else 1
+
+
+# --------------------------------------------------------------------------------------------------
 # The parser and main
 
 
@@ -517,7 +545,7 @@ def _samples(text: str) -> int:
 
 def _build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="chainrule", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{graph,train,demo}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{graph,train,demo,check-engine}")
 
     p_graph = sub.add_parser(
         "graph",
@@ -562,11 +590,29 @@ def _build_parser() -> argparse.ArgumentParser:
 
     p_demo = sub.add_parser("demo", help="train on two moons and render a neuron's graph")
     p_demo.add_argument("--out", default="out", help="directory for outputs (default: out)")
+
+    p_check = sub.add_parser(
+        "check-engine",
+        help="property-test a scalar autograd engine (yours) against chainrule's",
+        description="Run autograd.testing.check_engine on an engine: every op it has, constants, reused "
+        "nodes, random DAGs, a deep chain, repeated backward, higher order. Prints a table and, for each "
+        "failed check, the smallest counterexample as code; exit status 0 if no check failed, 1 if one did.",
+        epilog="example: chainrule check-engine micrograd.engine:Value --max-examples 50",
+    )
+    p_check.add_argument("target", metavar="MODULE:ATTR",
+                         help="a Value class with micrograd's API (micrograd.engine:Value), an "
+                         "autograd.testing.Engine, or a function that returns one "
+                         "(autograd.testing:torch_engine)")
+    p_check.add_argument("--max-examples", type=_positive(int), default=200,
+                         help="cases each Hypothesis search tries (default: %(default)s)")
+    p_check.add_argument("--seed", type=int, default=0, help="seeds the searches (default: %(default)s)")
+    p_check.add_argument("--depth", type=_positive(int), default=100_000,
+                         help="ops in the deep chain (default: %(default)s)")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit status (0 ok, 1 missing tool, 2 bad input)."""
+    """Run the command line; returns the exit status (0 ok, 1 missing tool or failed check, 2 bad input)."""
     parser = _build_parser()
     prog = "chainrule"
     try:
@@ -581,6 +627,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 batch_size=args.batch_size, seed=args.seed, samples=args.samples,
             )
             return train(config, args.out, progress=not args.quiet)
+        if args.command == "check-engine":
+            return check_engine(args.target, args.max_examples, args.seed, args.depth)
         return demo(args.out)
     except UsageError as err:
         print(f"{err.prog or prog}: error: {err.message}", file=sys.stderr)

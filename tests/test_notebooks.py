@@ -57,6 +57,11 @@ LESSON_CODE = {
     "05_property_testing_gradients": {"softsign_ish": "a user's function under gradcheck",
                                       "test_gradients_match_finite_differences": "the property test taught"},
     "06_higher_order_derivatives": {"newton_step": "Newton's method, the algorithm taught"},
+    # the learner's own engine is the notebook's subject: its class and the three fixes made to it
+    "07_testing_your_own_engine": {"Value": "the learner's micrograd-style engine under test",
+                                   "__mul__": "the fixed product rule", "__pow__": "the fixed power rule",
+                                   "_backward": "the fixed rules' closures, as micrograd writes them",
+                                   "backward": "the fixed, iterative backward"},
 }
 # Reaching around the public API: what the library already gives, or should.
 FORBIDDEN = {"__import__(": "import the name instead", "__notes__": "print what the error message says"}
