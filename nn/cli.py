@@ -27,8 +27,8 @@ from autograd import Value, draw_graph, no_grad, toposort
 from nn import data
 from nn.expr import FUNCTIONS, ExpressionError, parse
 from nn.layers import MLP
-from nn.module import save
 from nn.optim import SGD, Adam, Optimizer
+from nn.serialization import save
 from nn.train import Evaluation, History, evaluate, fit
 
 _GRAPH_FORMATS = {".svg": "svg", ".png": "png", ".dot": "dot"}
