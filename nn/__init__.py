@@ -1,6 +1,6 @@
 """chainrule's nn: neurons, layers and MLPs, losses, optimizers, data and training on the autograd engine."""
 
-from . import data, interop, losses, optim, plot
+from . import data, interop, losses, optim, plot, serialization
 from .layers import MLP, BatchNorm1d, Layer, Neuron
 from .losses import (
     binary_cross_entropy,
@@ -11,8 +11,9 @@ from .losses import (
     mse,
     softmax,
 )
-from .module import ModelFileError, Module, load, save
+from .module import Module
 from .optim import SGD, Adam, AdamW, clip_grad_norm
+from .serialization import ModelFileError, load, save
 from .train import Evaluation, History, evaluate, fit, layer_grad_norms, predict
 
 __all__ = [
@@ -45,5 +46,6 @@ __all__ = [
     "plot",
     "predict",
     "save",
+    "serialization",
     "softmax",
 ]

@@ -1,9 +1,13 @@
 """The `chainrule` command line: render a formula's graph, train a small network, run the demo.
 
-Bad input (an unknown option value, an unparsable formula, an unbound name, an unwritable output path)
-gives a one-line error on stderr (a formula error adds the formula with a caret under the cause), exit
-status 2, and writes nothing; a missing optional tool or a failed write gives exit status 1. Outputs are
-written under temporary names and renamed into place, so none is ever left half-written.
+Bad input (an unknown option value, an unparsable formula, an unbound name, an unwritable or empty output
+path, a size over the budget, a non-finite or absurd hyperparameter) gives a one-line error on stderr (a
+formula error adds the formula with a caret under the cause), exit status 2, and writes nothing; a fault
+of the environment (a missing optional tool, a full disk, no memory) gives one line and exit status 1.
+Outputs are written under temporary names and renamed into place only after everything else, printing
+included, has succeeded, so none is ever left half-written. A closed stdout (``chainrule ... | head``)
+ends the command quietly with status 141, as SIGPIPE ends other Unix tools; text is printed in the
+terminal's encoding (characters it lacks as ``\\uXXXX``).
 """
 
 from __future__ import annotations
@@ -15,23 +19,28 @@ import json
 import math
 import os
 import shutil
+import stat
+import subprocess
 import sys
 import tempfile
+import unicodedata
 import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TextIO
 
 from autograd import Value, draw_graph, toposort
 from nn import data, plot
 from nn.expr import FUNCTIONS, ExpressionError, parse
 from nn.layers import MLP
-from nn.module import save
 from nn.optim import SGD, Adam, Optimizer
+from nn.serialization import atomic_write, save
 from nn.train import Evaluation, History, evaluate, fit
 
 _GRAPH_FORMATS = {".svg": "svg", ".png": "png", ".dot": "dot"}
+_MAX_NAME = 1_000  # characters in a name: more cannot be read in a picture (Graphviz fails at 16 KiB)
+_PIPE_CLOSED = 141  # the status a shell reports for a tool ended by SIGPIPE (128 + 13)
 
 
 class UsageError(Exception):
@@ -46,6 +55,10 @@ class UsageError(Exception):
 
 class Failure(Exception):
     """Not the input's fault (a missing optional tool, a failed write): one line, exit status 1."""
+
+
+class _PipeClosed(Exception):
+    """Whoever read our output has gone (``| head``): stop quietly, like a tool ended by SIGPIPE."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -64,16 +77,14 @@ class _Parser(argparse.ArgumentParser):
 
 def graph(expression: str, settings: Sequence[tuple[str, float]], out: str) -> int:
     """Build ``expression`` from Values, run backward and render its graph to ``out`` (.svg, .png, .dot)."""
-    path = Path(out)
-    fmt = _GRAPH_FORMATS.get(path.suffix.lower())
-    if fmt is None:
-        raise UsageError(f"--out {out!r}: the file name must end in .svg, .png or .dot")
-    _check_writable_file(path)
+    path, fmt = _output_file(out)
     bindings = _bindings(settings)
     try:
         formula = parse(expression)
     except ExpressionError as err:
-        raise UsageError(err.message, err.pointer() if err.start is not None else "") from None
+        raise UsageError(err.message, _pointer(err)) from None
+    for name in formula.names:
+        _check_name_length(name)
     unknown = [name for name in bindings if name not in formula.names]
     if unknown:
         name = unknown[0]
@@ -87,14 +98,38 @@ def graph(expression: str, settings: Sequence[tuple[str, float]], out: str) -> i
     try:
         root, leaves = formula.evaluate(bindings)
     except ExpressionError as err:
-        raise UsageError(err.message, err.pointer() if err.start is not None else "") from None
+        raise UsageError(err.message, _pointer(err)) from None
     root.backward()
-    _write_file(path, _render(root, fmt))
-    print(f"{expression} = {root.data:.6g}")
-    for name, leaf in leaves.items():
-        print(f"  d/d{name} = {leaf.grad:.6g}")
-    print(f"wrote {path}")
+    content = _render(root, fmt)
+    lines = [f"{expression} = {root.data:.6g}"]
+    lines += [f"  d/d{name} = {leaf.grad:.6g}" for name, leaf in leaves.items()]
+    lines.append(f"wrote {path}")
+    with _writing(path) as f:
+        f.write(content)
+        f.flush()
+        os.fsync(f.fileno())  # a full disk shows here, before "wrote" is printed
+        # printed before the file is renamed into place: a closed or full stdout leaves nothing written
+        _print("\n".join(lines))
     return 0
+
+
+def _pointer(err: ExpressionError) -> str:
+    """The formula with carets under the cause, spelled as stderr will print it.
+
+    On a terminal without the formula's characters (an ASCII one), 'α' prints as '\\u03b1'; the carets
+    are computed on that spelling, so they still sit under the offending part.
+    """
+    if err.start is None:
+        return ""
+    encoding = getattr(sys.stderr, "encoding", None) or "utf-8"
+
+    def spelled(text: str) -> str:
+        return text.encode(encoding, "backslashreplace").decode(encoding)
+
+    end = err.end if err.end is not None else err.start + 1
+    start = len(spelled(err.text[: err.start]))
+    return ExpressionError(err.message, spelled(err.text), start,
+                           start + len(spelled(err.text[err.start : end]))).pointer()
 
 
 def _bindings(settings: Sequence[tuple[str, float]]) -> dict[str, float]:
@@ -107,18 +142,27 @@ def _bindings(settings: Sequence[tuple[str, float]]) -> dict[str, float]:
 
 
 def _setting(text: str) -> tuple[str, float]:
-    """Parse one ``--set NAME=VALUE``."""
+    """Parse one ``--set NAME=VALUE``; the name is normalized (NFKC) as Python normalizes identifiers."""
     name, sep, value = text.partition("=")
-    name = name.strip()
+    # NOTE: Python reads the formula's 'ｘ' (fullwidth) as 'x'; without the same normalization here,
+    # --set ｘ=3 would be refused as a name that does not appear in the formula.
+    name = unicodedata.normalize("NFKC", name.strip())
     if not sep or not name.isidentifier():
-        raise argparse.ArgumentTypeError(f"{text!r} is not NAME=VALUE (e.g. --set x1=2)")
+        raise argparse.ArgumentTypeError(f"{_shown(text)} is not NAME=VALUE (e.g. --set x1=2)")
+    _check_name_length(name, argparse.ArgumentTypeError)
     try:
         number = float(value)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r}: {value!r} is not a number") from None
+        raise argparse.ArgumentTypeError(f"{_shown(text)}: {_shown(value)} is not a number") from None
     if not math.isfinite(number):
-        raise argparse.ArgumentTypeError(f"{text!r}: the value must be a finite number")
+        raise argparse.ArgumentTypeError(f"{_shown(text)}: the value must be a finite number")
     return name, number
+
+
+def _check_name_length(name: str, error: type[Exception] = UsageError) -> None:
+    if len(name) > _MAX_NAME:
+        raise error(f"the name {name[:20]}... is {len(name):,} characters long; a name in a graph can have "
+                    f"at most {_MAX_NAME:,}")
 
 
 def _render(root: Value, fmt: str, params: Sequence[Value] | None = None) -> bytes:
@@ -134,16 +178,41 @@ def _render(root: Value, fmt: str, params: Sequence[Value] | None = None) -> byt
     import graphviz  # present: draw_graph needs it
 
     try:
-        return bytes(digraph.pipe(format=fmt))
+        return bytes(digraph.pipe(format=fmt, quiet=True))  # dot's own stderr is summed up below
     except graphviz.ExecutableNotFound:
         raise Failure(
             "rendering needs Graphviz's `dot` program: sudo apt-get install graphviz (macOS: brew install "
             "graphviz), or write DOT source with --out FILE.dot"
         ) from None
+    except subprocess.CalledProcessError as err:
+        said = (err.stderr or b"").decode("utf-8", "replace").strip().splitlines()
+        raise Failure(
+            f"Graphviz's dot could not render the graph ({said[0] if said else f'status {err.returncode}'}); "
+            "--out FILE.dot writes the DOT source without it"
+        ) from None
 
 
 # --------------------------------------------------------------------------------------------------
-# Writing outputs: check first, write to a temporary name, rename into place
+# Output: check first, write to a temporary name, rename into place after everything else succeeded
+
+
+def _print(text: str, stream: TextIO | None = None) -> None:
+    """Write ``text`` and a newline in the stream's encoding (``\\uXXXX`` for what it cannot show).
+
+    A closed pipe becomes ``_PipeClosed``, any other failure (``> /dev/full``) a one-line ``Failure``.
+    """
+    out = sys.stdout if stream is None else stream
+    if out is None:  # no console at all (pythonw)
+        return
+    encoding = getattr(out, "encoding", None) or "utf-8"
+    try:
+        out.write((text + "\n").encode(encoding, "backslashreplace").decode(encoding))
+        out.flush()
+    except BrokenPipeError:
+        raise _PipeClosed() from None
+    except OSError as err:
+        where = "standard error" if out is sys.stderr else "standard output"
+        raise Failure(f"cannot write to {where}: {err.strerror or err}") from None
 
 
 def _probe(directory: Path, what: str) -> None:
@@ -156,25 +225,70 @@ def _probe(directory: Path, what: str) -> None:
     os.unlink(tmp)
 
 
-def _check_writable_file(path: Path) -> None:
-    if path.is_dir():
+def _output_file(out: str) -> tuple[Path, str]:
+    """The checked ``--out`` of ``graph`` and its format (svg, png or dot)."""
+    if not out:
+        raise UsageError("--out is empty; give a file name ending in .svg, .png or .dot")
+    path = Path(out)
+    fmt = _GRAPH_FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise UsageError(f"--out {out!r}: the file name must end in .svg, .png or .dot")
+    _check_name_fits(path)
+    kind = _kind(path)
+    if kind == "directory":
         raise UsageError(f"--out {str(path)!r} is a directory; give a file name, e.g. {path / 'graph.svg'}")
-    parent = path.parent
-    if not parent.is_dir():
-        raise UsageError(f"--out {str(path)!r}: the folder {str(parent)!r} does not exist; create it first")
-    _probe(parent, f"--out {str(path)!r}")
+    if kind == "other":
+        raise UsageError(f"--out {str(path)!r} exists and is not a regular file; give another name")
+    if _kind(path.parent) != "directory":
+        raise UsageError(f"--out {str(path)!r}: the folder {str(path.parent)!r} does not exist; create it "
+                         "first")
+    _probe(path.parent, f"--out {str(path)!r}")
+    return path, fmt
 
 
-def _check_writable_dir(path: Path) -> None:
-    if path.exists() and not path.is_dir():
-        raise UsageError(f"--out {str(path)!r} is a file, not a directory; give a directory name")
-    if path.is_dir():
+def _check_writable_dir(out: str) -> Path:
+    """The checked ``--out`` of ``train`` and ``demo``: a directory that exists or can be created."""
+    if not out:
+        raise UsageError("--out is empty; give a directory name, e.g. --out run")
+    path = Path(out)
+    _check_name_fits(path)
+    kind = _kind(path)
+    if kind == "directory":
         _probe(path, f"--out {str(path)!r}")
-        return
-    parent = path.parent
-    if not parent.is_dir():
-        raise UsageError(f"--out {str(path)!r}: the folder {str(parent)!r} does not exist; create it first")
-    _probe(parent, f"--out {str(path)!r}")
+        return path
+    if kind != "missing":
+        raise UsageError(f"--out {str(path)!r} is a file, not a directory; give a directory name")
+    if _kind(path.parent) != "directory":
+        raise UsageError(f"--out {str(path)!r}: the folder {str(path.parent)!r} does not exist; create it "
+                         "first")
+    _probe(path.parent, f"--out {str(path)!r}")
+    return path
+
+
+def _kind(path: Path) -> str:
+    """What ``path`` is: "directory", "file", "other" (a FIFO, a device) or "missing"; an OS refusal is
+    bad input."""
+    try:
+        mode = os.stat(path).st_mode
+    except (FileNotFoundError, NotADirectoryError):  # NotADirectory: a part of the path is a file
+        return "missing"
+    except OSError as err:  # e.g. a path longer than the system allows, a loop of symlinks
+        raise UsageError(f"--out {str(path)!r}: {err.strerror or err}") from None
+    if stat.S_ISDIR(mode):
+        return "directory"
+    return "file" if stat.S_ISREG(mode) else "other"
+
+
+def _check_name_fits(path: Path) -> None:
+    """Refuse a name longer than the file system allows now, not after the work is done."""
+    try:
+        limit = os.pathconf(path.parent, "PC_NAME_MAX")
+    except (AttributeError, OSError, ValueError):  # no pathconf (Windows) or no answer: assume POSIX's
+        limit = 255
+    size = len(os.fsencode(path.name))
+    if size > limit:
+        raise UsageError(f"--out: the name {path.name[:20]}... is {size} bytes long; this file system allows "
+                         f"at most {limit}")
 
 
 def _umask() -> int:
@@ -183,21 +297,14 @@ def _umask() -> int:
     return mask
 
 
-def _write_file(path: Path, content: bytes) -> None:
-    tmp = ""
+@contextlib.contextmanager
+def _writing(path: Path) -> Iterator[Any]:
+    """``atomic_write`` with a failure of the file system (disk full) as a one-line ``Failure``."""
     try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        with os.fdopen(fd, "wb") as f:
-            f.write(content)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual permissions
-        os.replace(tmp, path)
-        tmp = ""
-    except OSError as err:
+        with atomic_write(path) as f:
+            yield f
+    except (OSError, ValueError) as err:
         raise Failure(f"could not write {str(path)!r}: {err}") from None
-    finally:
-        if tmp:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
 
 
 @contextlib.contextmanager
@@ -205,7 +312,7 @@ def _staging(out: Path) -> Iterator[Path]:
     """A temporary directory beside (or inside) ``out``; its files move into ``out`` only on success.
 
     A failed write (disk full, a value JSON cannot hold) removes the temporary directory and becomes a
-    one-line ``Failure``.
+    one-line ``Failure``; so does any error raised in the block (a failed print), which writes nothing.
     """
     home = out if out.is_dir() else out.parent
     try:
@@ -235,6 +342,16 @@ OPTIMIZERS = ("sgd", "adam")
 _TOY_SAMPLES = 200  # moons, circles and spirals: enough for a clear boundary, seconds per epoch at most
 _TEST_SIZE = 0.25
 _GRID = 50  # decision-boundary grid points per axis: 2,500 forward passes, 1.0 s for the 16,16 MLP
+# Budgets, checked before the data or the model is made; --max-params and --max-samples raise them.
+# Compiled training peaks at ~3.4 KB per parameter (MLP(2, [300, 300, 1]), 91,501 parameters: 307 MB
+# resident, 11 s per 64-sample epoch), so 100,000 parameters stay near a third of a GB.
+MAX_PARAMS = 100_000
+_BYTES_PER_PARAM = 3_400
+# A 2-D sample costs ~0.2 KB as Python lists; the cap is for time more than memory: an epoch of 100,000
+# samples through the default 16,16 MLP takes about a minute.
+MAX_SAMPLES = 100_000
+_MAX_LR = 10.0  # a step of more than 10 times the gradient overshoots any minimum (typical: 0.001 to 0.1)
+_MAX_EPOCHS = 100_000  # beyond this a run takes days; an epoch sees the whole training set once
 
 
 @dataclass(frozen=True)
@@ -270,16 +387,79 @@ class _Trained:
     warning: str
 
 
-def train(config: TrainConfig, out: str, *, progress: bool = True) -> int:
-    """Train an MLP on ``config.dataset`` and write model.json, history.json and plots into ``out``."""
-    out_dir = Path(out)
-    _check_writable_dir(out_dir)
+def train(config: TrainConfig, out: str, *, progress: bool = True, max_params: int = MAX_PARAMS,
+          max_samples: int = MAX_SAMPLES) -> int:
+    """Train an MLP on ``config.dataset`` and write model.json, history.json and plots into ``out``.
+
+    The model may have at most ``max_params`` parameters and the data set ``max_samples`` samples.
+    """
+    out_dir = _check_writable_dir(out)
+    _check_config(config, max_samples)
     _matplotlib()  # fail before training, not after
-    trained = _fit(config, progress)
+    trained = _fit(config, progress, max_params)
     with _staging(out_dir) as staging:
         files = _write_training(trained, staging)
-    _report(trained, out_dir, files)
+        _report(trained, out_dir, files)  # before the files move into place: a failed print writes nothing
     return 0
+
+
+def _check_config(config: TrainConfig, max_samples: int) -> None:
+    """Refuse what cannot run or makes no sense, before any data or model is made (exit status 2)."""
+    for flag, value, choices in (("--dataset", config.dataset, DATASETS),
+                                 ("--activation", config.activation, ACTIVATIONS),
+                                 ("--optimizer", config.optimizer, OPTIMIZERS)):
+        if value not in choices:
+            raise UsageError(f"{flag} {value!r}: choose from {', '.join(choices)}")
+    if not config.hidden or any(isinstance(w, bool) or not isinstance(w, int) or w < 1
+                                for w in config.hidden):
+        raise UsageError(f"--hidden {_widths(config.hidden)}: every layer width must be an int of at least 1")
+    if not (math.isfinite(config.lr) and 0 < config.lr <= _MAX_LR):
+        raise UsageError(f"--lr {config.lr!r}: must be a finite number > 0 and at most {_MAX_LR:g} (a larger "
+                         "step overshoots any minimum; typical values are 0.001 to 0.1)")
+    if not 0.0 <= config.momentum < 1.0:
+        raise UsageError(f"--momentum {config.momentum!r}: momentum must be in [0, 1)")
+    if not 1 <= config.epochs <= _MAX_EPOCHS:
+        raise UsageError(f"--epochs {_count(config.epochs)}: must be > 0 and at most {_MAX_EPOCHS:,}")
+    if config.samples is not None:
+        if config.samples < 8:
+            raise UsageError(f"--samples {config.samples}: use at least 8 samples (a train and a test set)")
+        if config.samples > max_samples:
+            raise UsageError(f"--samples {_count(config.samples)} is over the budget of {max_samples:,} "
+                             f"samples; raise it with --max-samples {config.samples}")
+    if not 1 <= config.batch_size <= max_samples:
+        raise UsageError(f"--batch-size {_count(config.batch_size)}: must be > 0 and at most the sample "
+                         f"budget, {max_samples:,} (raise it with --max-samples)")
+
+
+def _size(n_bytes: int) -> str:
+    """A byte count for people: 3.4 KB, 30.7 GB."""
+    size = float(n_bytes)
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if size < 1000:
+            return f"{size:.3g} {unit}"
+        size /= 1000
+    return f"{size:.3g} TB" if size < 1000 else f"{size:,.0f} TB"
+
+
+def _widths(hidden: Sequence[int]) -> str:
+    """``--hidden`` as typed (16,16), cut short when it is too long to read."""
+    shown = ",".join(str(w) if abs(w) < 10**15 else _count(w) for w in hidden[:8])
+    return shown if len(hidden) <= 8 else f"{shown},... ({len(hidden):,} layers)"
+
+
+def _shown(text: str) -> str:
+    """``repr(text)``, cut short when long, so an error stays one readable line."""
+    return repr(text) if len(text) <= 40 else f"{text[:30]!r}... ({len(text):,} characters)"
+
+
+def _count(n: int) -> str:
+    """``n`` with thousands separators; a number too long to read is summed up by its digits."""
+    return f"{n:,}" if abs(n) < 10**15 else f"{str(n)[:6]}... ({len(str(abs(n)))} digits)"
+
+
+def _count_parameters(nin: int, widths: Sequence[int]) -> int:
+    """An MLP's parameter count: each layer has (fan-in + 1) x width weights and biases."""
+    return sum((a + 1) * b for a, b in zip([nin, *widths], widths))
 
 
 def _load(config: TrainConfig) -> tuple[list[list[float]], list[int]]:
@@ -297,21 +477,30 @@ def _load(config: TrainConfig) -> tuple[list[list[float]], list[int]]:
             X, y = data.load_faces(seed=config.seed)
     except ImportError as err:
         raise Failure(str(err)) from None
+    if n is not None and n > len(X):
+        raise UsageError(f"--samples {n:,}: {config.dataset} has {len(X):,} samples; pass at most that many "
+                         "(or leave --samples out to use them all)")
     return X[:n], y[:n]
 
 
-def _fit(config: TrainConfig, progress: bool) -> _Trained:
+def _fit(config: TrainConfig, progress: bool, max_params: int) -> _Trained:
     X, y = _load(config)
     n_classes = max(y) + 1
+    # two classes: one output and binary cross-entropy on its logit; more: one output per class
+    widths = [*config.hidden, 1 if n_classes == 2 else n_classes]
+    n_params = _count_parameters(len(X[0]), widths)
+    if n_params > max_params:  # counted, not built: --hidden 99999999 must not allocate a thing
+        memory = _size(n_params * _BYTES_PER_PARAM)
+        raise UsageError(f"--hidden {_widths(config.hidden)} makes a model of {n_params:,} parameters (about "
+                         f"{memory} to train), over the budget of {max_params:,}; use smaller layers or "
+                         f"raise it with --max-params {n_params}")
     try:
         X_train, X_test, y_train, y_test = data.train_test_split(
             X, y, test_size=_TEST_SIZE, seed=config.seed, stratify=True
         )
     except ValueError as err:
         raise UsageError(f"--samples {len(X)} is too few to split into train and test sets ({err})") from None
-    # two classes: one output and binary cross-entropy on its logit; more: one output per class
-    model = MLP(len(X[0]), [*config.hidden, 1 if n_classes == 2 else n_classes],
-                activation=config.activation, seed=config.seed)
+    model = MLP(len(X[0]), widths, activation=config.activation, seed=config.seed)
     optimizer: Optimizer
     if config.optimizer == "sgd":
         optimizer = SGD(model.parameters(), lr=config.lr, momentum=config.momentum)
@@ -357,13 +546,12 @@ def _write_training(trained: _Trained, directory: Path) -> list[str]:
 
 def _report(trained: _Trained, out_dir: Path, files: Sequence[str]) -> None:
     if trained.warning:
-        print(f"warning: {trained.warning}", file=sys.stderr)
+        _print(f"warning: {trained.warning}", sys.stderr)
     accuracy = trained.test.accuracy if trained.test.accuracy is not None else math.nan
-    print(f"test accuracy: {accuracy:.1%} on {len(trained.X_test)} unseen samples "
-          f"({trained.config.dataset}, {trained.history.epochs} epochs)")
-    print(f"outputs in {out_dir}{os.sep}:")
-    for name in files:
-        print(f"  {name:<23}{_DESCRIPTIONS.get(name, '')}")
+    lines = [f"test accuracy: {accuracy:.1%} on {len(trained.X_test)} unseen samples "
+             f"({trained.config.dataset}, {trained.history.epochs} epochs)", f"outputs in {out_dir}{os.sep}:"]
+    lines += [f"  {name:<23}{_DESCRIPTIONS.get(name, '')}" for name in files]
+    _print("\n".join(lines))
 
 
 _DESCRIPTIONS = {
@@ -425,11 +613,10 @@ def _describe(config: TrainConfig) -> str:
 
 def demo(out: str) -> int:
     """The main job on the built-in default: train on two moons and render a neuron's graph, into ``out``."""
-    out_dir = Path(out)
-    _check_writable_dir(out_dir)
+    out_dir = _check_writable_dir(out)
     _matplotlib()
-    print(f"training an MLP on two moons ({_describe(DEMO_CONFIG)}, {DEMO_CONFIG.epochs} epochs)")
-    trained = _fit(DEMO_CONFIG, progress=True)
+    _print(f"training an MLP on two moons ({_describe(DEMO_CONFIG)}, {DEMO_CONFIG.epochs} epochs)")
+    trained = _fit(DEMO_CONFIG, progress=True, max_params=MAX_PARAMS)
     root, params = _neuron()
     graph_files: dict[str, bytes] = {}
     skipped = ""
@@ -444,12 +631,13 @@ def demo(out: str) -> int:
         for name, content in graph_files.items():
             (staging / name).write_bytes(content)
             files.append(name)
-    print("a neuron, o = tanh(x1*w1 + x2*w2 + b), after backward:")
-    for v in _labelled(root):
-        print(f"  {v.label:>2}: data={v.data:+.4f}  grad={v.grad:+.4f}")
-    if skipped:
-        print(skipped, file=sys.stderr)
-    _report(trained, out_dir, files)
+        # printed before the files move into place: a closed or full stdout leaves nothing written
+        lines = ["a neuron, o = tanh(x1*w1 + x2*w2 + b), after backward:"]
+        lines += [f"  {v.label:>2}: data={v.data:+.4f}  grad={v.grad:+.4f}" for v in _labelled(root)]
+        _print("\n".join(lines))
+        if skipped:
+            _print(skipped, sys.stderr)
+        _report(trained, out_dir, files)
     return 0
 
 
@@ -506,10 +694,18 @@ def _hidden(text: str) -> tuple[int, ...]:
     try:
         widths = tuple(int(part) for part in text.split(","))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a list of layer widths, e.g. 16,16") from None
+        raise argparse.ArgumentTypeError(f"{_shown(text)} is not a list of layer widths, e.g. 16,16") \
+            from None
     if any(w < 1 for w in widths):
-        raise argparse.ArgumentTypeError(f"{text!r}: every layer width must be at least 1")
+        raise argparse.ArgumentTypeError(f"{_shown(text)}: every layer width must be at least 1")
     return widths
+
+
+def _integer(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{_shown(text)} is not an int") from None
 
 
 def _positive(kind: type) -> Any:
@@ -518,9 +714,10 @@ def _positive(kind: type) -> Any:
             value = kind(text)
         except ValueError:
             wanted = "an int" if kind is int else "a number"
-            raise argparse.ArgumentTypeError(f"{text!r} is not {wanted}") from None
-        if not (math.isfinite(value) and value > 0):
-            raise argparse.ArgumentTypeError(f"{text!r}: must be a finite number > 0")
+            raise argparse.ArgumentTypeError(f"{_shown(text)} is not {wanted}") from None
+        # NOTE: an int is never inf, and math.isfinite(10**400) raises OverflowError
+        if not ((kind is int or math.isfinite(value)) and value > 0):
+            raise argparse.ArgumentTypeError(f"{_shown(text)}: must be a finite number > 0")
         return value
 
     return parse_positive
@@ -530,16 +727,16 @@ def _momentum(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        raise argparse.ArgumentTypeError(f"{_shown(text)} is not a number") from None
     if not 0.0 <= value < 1.0:
-        raise argparse.ArgumentTypeError(f"{text!r}: momentum must be in [0, 1)")
+        raise argparse.ArgumentTypeError(f"{_shown(text)}: momentum must be in [0, 1)")
     return value
 
 
 def _samples(text: str) -> int:
     value = _positive(int)(text)
     if value < 8:
-        raise argparse.ArgumentTypeError(f"{text!r}: use at least 8 samples (a train and a test set)")
+        raise argparse.ArgumentTypeError(f"{_shown(text)}: use at least 8 samples (a train and a test set)")
     return int(value)
 
 
@@ -582,11 +779,15 @@ def _build_parser() -> argparse.ArgumentParser:
     add("--momentum", type=_momentum, default=d.momentum, help=f"SGD's momentum ({default})")
     add("--epochs", type=_positive(int), default=d.epochs, help=default)
     add("--batch-size", type=_positive(int), default=d.batch_size, help=default)
-    add("--seed", type=int, default=d.seed, help=f"seeds data, weights and batch order ({default})")
+    add("--seed", type=_integer, default=d.seed, help=f"seeds data, weights and batch order ({default})")
     add("--samples", type=_samples, default=None,
         help=f"dataset size (default: {_TOY_SAMPLES} for moons, circles, spirals; all for digits, faces)")
     add("--out", required=True, help="output directory (its files are written when training succeeds)")
     add("--quiet", action="store_true", help="no progress bar")
+    add("--max-params", type=_positive(int), default=MAX_PARAMS, metavar="N",
+        help="refuse a model with more parameters (default: %(default)s, about a third of a GB to train)")
+    add("--max-samples", type=_positive(int), default=MAX_SAMPLES, metavar="N",
+        help="refuse a larger --samples or --batch-size (default: %(default)s)")
 
     p_demo = sub.add_parser("demo", help="train on two moons and render a neuron's graph")
     p_demo.add_argument("--out", default="out", help="directory for outputs (default: out)")
@@ -612,10 +813,14 @@ def _build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit status (0 ok, 1 missing tool or failed check, 2 bad input)."""
+    """Run the command line; returns the exit status (0 ok, 1 fault of the environment or a failed check,
+    2 bad input, 130 interrupted, 141 stdout closed)."""
     parser = _build_parser()
     prog = "chainrule"
     try:
+        if argv is not None and any("\0" in arg for arg in argv):
+            # only an in-process caller can pass one (the OS cuts arguments at NUL); paths cannot hold it
+            raise UsageError("an argument contains a NUL character; remove it")
         args = parser.parse_args(argv)
         prog = f"chainrule {args.command}"
         if args.command == "graph":
@@ -626,21 +831,54 @@ def main(argv: Sequence[str] | None = None) -> int:
                 optimizer=args.optimizer, lr=args.lr, momentum=args.momentum, epochs=args.epochs,
                 batch_size=args.batch_size, seed=args.seed, samples=args.samples,
             )
-            return train(config, args.out, progress=not args.quiet)
+            return train(config, args.out, progress=not args.quiet, max_params=args.max_params,
+                         max_samples=args.max_samples)
         if args.command == "check-engine":
             return check_engine(args.target, args.max_examples, args.seed, args.depth)
         return demo(args.out)
     except UsageError as err:
-        print(f"{err.prog or prog}: error: {err.message}", file=sys.stderr)
-        if err.pointer:
-            print(err.pointer, file=sys.stderr)
+        _complain(f"{err.prog or prog}: error: {err.message}", err.pointer)
         return 2
     except Failure as err:
-        print(f"{prog}: error: {err}", file=sys.stderr)
+        _complain(f"{prog}: error: {err}")
+        return 1
+    except (_PipeClosed, BrokenPipeError):
+        _silence()
+        return _PIPE_CLOSED
+    except MemoryError:
+        _complain(f"{prog}: error: out of memory; use a smaller --hidden or --samples, or close other "
+                  "programs")
+        return 1
+    except OSError as err:  # a fault of the environment that no check foresaw (a data file unreadable)
+        _complain(f"{prog}: error: {err}")
         return 1
     except KeyboardInterrupt:
-        print(f"\n{prog}: interrupted; nothing written", file=sys.stderr)
+        _complain(f"\n{prog}: interrupted; nothing written")
         return 130
+
+
+def _complain(message: str, pointer: str = "") -> None:
+    """The one-line error (and the formula with its caret) on stderr; a broken stderr is not reported."""
+    try:
+        _print(f"{message}\n{pointer}" if pointer else message, sys.stderr)
+    except (_PipeClosed, Failure):
+        _silence()
+
+
+def _silence() -> None:
+    """Point stdout and stderr at the null device, once whoever read them has gone.
+
+    NOTE: Python flushes stdout again at exit; on a closed pipe that flush would print "Exception ignored
+    ... BrokenPipeError" and change the status to 120.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            fd = stream.fileno()
+        except (AttributeError, OSError, ValueError):
+            continue  # not a real file (a test's capture): nothing to flush at exit
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, fd)
+        os.close(devnull)
 
 
 if __name__ == "__main__":

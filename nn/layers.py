@@ -321,6 +321,7 @@ class BatchNorm1d(Module):
     """
 
     _buffers = ("running_mean", "running_var", "num_batches_tracked")
+    _nonnegative_buffers = ("running_var",)
     num_features: int
     eps: float
     momentum: float | None

@@ -1,34 +1,25 @@
-"""Module: the parameter tree behind every layer: dotted names, grads, train/eval, state dicts and JSON files.
+"""Module: the parameter tree behind every layer: dotted names, grads, train/eval and state dicts.
 
 A Module finds its parameters by walking its public attributes in the order they were set: a Value is a
 parameter, a Module is a child, and a list or tuple is walked item by item. The dotted path to a
 parameter is its name (``layers.0.neurons.3.w.1``) and also its ``.label``, which graph pictures show.
+Model files (``save``, ``load``, ``ModelFileError``) live in ``nn.serialization``.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import numbers
-import os
-import tempfile
 from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
 from autograd import Constant, Value
 
-__all__ = ["FORMAT", "Module", "ModelFileError", "load", "save"]
-
-FORMAT = "chainrule-model"  # the "format" field of every file nn.save writes
-_VERSION = 1
+__all__ = ["Module"]
 
 # Classes nn.load may build, by name: every Module subclass that defines config(). A file can only
 # name one of these, so loading a file never runs code the file brings with it.
 _SAVABLE: dict[str, type[Module]] = {}
-
-
-class ModelFileError(ValueError):
-    """A model file that is not valid JSON, not a chainrule model, or does not fit the model."""
 
 
 class Module:
@@ -48,6 +39,8 @@ class Module:
     # Names of float or list-of-float attributes that are state but not parameters (BatchNorm1d's
     # running statistics): saved by state_dict(), never given to an optimizer.
     _buffers: ClassVar[tuple[str, ...]] = ()
+    # Buffers that must be >= 0 (a running variance): a negative one would fail later, in a forward pass.
+    _nonnegative_buffers: ClassVar[tuple[str, ...]] = ()
     training: bool = True  # class default, so a subclass need not call super().__init__()
     # config() entries that only steer initialization: a file may differ from a model in them and still
     # load into it (nn.load(path, model)), since the weights are overwritten anyway.
@@ -175,13 +168,32 @@ class Module:
 
         Everything is checked before anything is written, so on any error the module is unchanged.
         """
-        if not isinstance(state, Mapping):
-            raise TypeError(f"load_state_dict needs a dict of name -> float, got {type(state).__name__}")
+        problem = self._state_problem(state)
+        if problem is not None:
+            error, key, reason = problem
+            raise error(f"state[{key!r}] {reason}" if key else reason)
         params = dict(self.named_parameters())
-        buffers = {name: (module, attr, i) for name, module, attr, i in self._named_buffers()}
-        expected = set(params) | set(buffers)
+        for name, p in params.items():
+            p.data = float(state[name])
+        for name, module, attr, i in self._named_buffers():
+            current = getattr(module, attr)
+            if i is None:
+                object.__setattr__(module, attr, type(current)(state[name]))
+            else:
+                current[i] = float(state[name])
+
+    def _state_problem(self, state: object) -> tuple[type[Exception], str, str] | None:
+        """The first thing that keeps ``state`` from loading: (error class, key or "", reason), or None.
+
+        ``load_state_dict`` raises it; ``nn.load`` reports it with the file's name.
+        """
+        if not isinstance(state, Mapping):
+            return TypeError, "", f"load_state_dict needs a dict of name -> float, got {type(state).__name__}"
+        params = {name for name, _ in self.named_parameters()}
+        buffers = {name: (module, attr) for name, module, attr, _ in self._named_buffers()}
+        expected = params | set(buffers)
         missing = sorted(expected - set(state))
-        unexpected = sorted(set(state) - expected)
+        unexpected = sorted(str(k) for k in set(state) - expected)
         if missing or unexpected:
             parts = []
             if missing:
@@ -190,28 +202,27 @@ class Module:
                 parts.append(
                     f"{len(unexpected)} unexpected keys (e.g. {', '.join(map(repr, unexpected[:3]))})"
                 )
-            raise ValueError(
+            return ValueError, "", (
                 f"state does not fit this {type(self).__name__}: {'; '.join(parts)}; "
                 "was it saved from a model of another shape?"
             )
         for name in expected:
             value = state[name]
             if isinstance(value, bool) or not isinstance(value, numbers.Real):
-                raise TypeError(f"state[{name!r}] must be a number, got {type(value).__name__}")
-            if not math.isfinite(value):
-                raise ValueError(f"state[{name!r}] is {value!r}; a model's values must be finite")
-        for name, (module, attr, _) in buffers.items():
-            count = state[name]
-            if isinstance(getattr(module, attr), int) and (count != int(count) or count < 0):
-                raise ValueError(f"state[{name!r}] is {state[name]!r}; it counts, so it must be an int >= 0")
-        for name, p in params.items():
-            p.data = float(state[name])
-        for name, (module, attr, i) in buffers.items():
-            current = getattr(module, attr)
-            if i is None:
-                object.__setattr__(module, attr, type(current)(state[name]))
-            else:
-                current[i] = float(state[name])
+                return TypeError, name, f"must be a number, got {type(value).__name__}"
+            try:
+                as_float = float(value)
+            except OverflowError:  # an int such as 10**400
+                return ValueError, name, "is too large for a float; a model's values must be finite"
+            if not math.isfinite(as_float):
+                return ValueError, name, f"is {as_float!r}; a model's values must be finite"
+        for name, (module, attr) in buffers.items():
+            value = state[name]
+            if isinstance(getattr(module, attr), int) and (value != int(value) or value < 0):
+                return ValueError, name, f"is {value!r}; it counts, so it must be an int >= 0"
+            if attr in type(module)._nonnegative_buffers and value < 0:
+                return ValueError, name, f"is {value!r}; {attr} is a variance, so it must be >= 0"
+        return None
 
     @staticmethod
     def _state_size(config: dict[str, Any]) -> int | None:
@@ -236,135 +247,3 @@ def _holds_parameters(value: Any) -> bool:
     if isinstance(value, (list, tuple)):
         return any(isinstance(item, (Module, Value, list, tuple)) for item in value)
     return False
-
-
-# ------------------------------------------------------------------------------------------------
-# Files: JSON, written atomically, read without running code
-
-
-def save(model: Module, path: str | os.PathLike[str]) -> None:
-    """Write ``model`` (its class, constructor config and state) to ``path`` as JSON, atomically.
-
-    The file is written to a temporary file in the same folder and then renamed over ``path``, so a crash
-    never leaves a partial file behind.
-    """
-    if not isinstance(model, Module):
-        raise TypeError(f"save needs an nn.Module, got {type(model).__name__}")
-    name = type(model).__name__
-    if _SAVABLE.get(name) is not type(model):
-        raise TypeError(
-            f"{name} cannot be saved with nn.save: define config() on it (the keyword arguments that "
-            "rebuild it), or save its state_dict() yourself"
-        )
-    state = model.state_dict()
-    for key, value in state.items():
-        if not math.isfinite(value):
-            raise ValueError(f"cannot save: {key} is {value!r}; JSON holds only finite numbers")
-    payload = {"format": FORMAT, "version": _VERSION, "class": name, "config": model.config(),
-               "state": state}
-    text = json.dumps(payload, allow_nan=False, indent=1)
-    target = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(target))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(target)}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; a saved model is an ordinary file
-        os.replace(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
-def load(path: str | os.PathLike[str], model: Module | None = None) -> Module:
-    """Read a file written by ``save``: build a new model, or load the weights into ``model``.
-
-    Only JSON is parsed and only the nn classes that define ``config()`` can be built, so a file can never
-    run code. A file that is not valid JSON (e.g. truncated), not a chainrule model, or whose shape does
-    not match ``model`` raises ``ModelFileError`` and leaves ``model`` unchanged.
-    """
-    target = os.fspath(path)
-    with open(target, "rb") as f:
-        raw = f.read()
-    try:
-        payload = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant,
-                             object_pairs_hook=_unique_keys)
-    except (UnicodeDecodeError, json.JSONDecodeError, ValueError) as e:
-        raise ModelFileError(
-            f"{target} is not a valid chainrule model file (corrupt or truncated JSON: {e}); "
-            "save the model again with nn.save"
-        ) from None
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise ModelFileError(f"{target} is not a chainrule model file (no \"format\": \"{FORMAT}\" field)")
-    if payload.get("version") != _VERSION:
-        raise ModelFileError(
-            f"{target} has format version {payload.get('version')!r}; this chainrule reads version {_VERSION}"
-        )
-    name, config, state = payload.get("class"), payload.get("config"), payload.get("state")
-    if not isinstance(name, str) or name not in _SAVABLE:
-        raise ModelFileError(
-            f"{target} names class {name!r}, which nn.load cannot build; known: {', '.join(sorted(_SAVABLE))}"
-        )
-    if not isinstance(config, dict) or not isinstance(state, dict):
-        raise ModelFileError(f"{target} needs \"config\" and \"state\" objects")
-    cls = _SAVABLE[name]
-    if model is not None:
-        if type(model) is not cls or _shape(cls, model.config()) != _shape(cls, config):
-            raise ModelFileError(
-                f"{target} holds {name}({_show(config)}), which does not match the model given, "
-                f"{type(model).__name__}({_show(_config_or_none(model))}); "
-                "call nn.load(path) without a model to build the saved one"
-            )
-        target_model = model
-    else:
-        # NOTE: check the size the config implies before building: a few bytes of config such as
-        # {"nin": 10**9} would otherwise allocate a billion Values before any key check.
-        expected = cls._state_size(config)
-        if expected is not None and expected != len(state):
-            raise ModelFileError(
-                f"{target}: its config describes a {name} with {expected} state values but the file "
-                f"holds {len(state)}; the file is damaged or was edited"
-            )
-        try:
-            target_model = cls(**config)
-        except (TypeError, ValueError) as e:
-            raise ModelFileError(f"{target}: cannot build {name} from its config: {e}") from None
-    try:
-        target_model.load_state_dict(state)
-    except (TypeError, ValueError) as e:
-        raise ModelFileError(f"{target}: {e}") from None
-    return target_model
-
-
-def _shape(cls: type[Module], config: dict[str, Any]) -> dict[str, Any]:
-    """The config without the entries that only steer initialization (seed, init scheme)."""
-    return {k: v for k, v in config.items() if k not in cls._init_only}
-
-
-def _reject_constant(token: str) -> float:
-    raise ValueError(f"{token} is not a finite number")
-
-
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise ValueError(f"duplicate key {key!r}")
-        out[key] = value
-    return out
-
-
-def _config_or_none(model: Module) -> dict[str, Any]:
-    try:
-        return model.config()
-    except NotImplementedError:
-        return {}
-
-
-def _show(config: dict[str, Any]) -> str:
-    return ", ".join(f"{k}={v!r}" for k, v in config.items())

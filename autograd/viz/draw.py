@@ -182,8 +182,14 @@ def measure(labels: Iterable[str]) -> dict[str, tuple[int, int]]:
     lines = [f'digraph {{ node [shape=plain fontname="{FONT}" fontsize="{SIZE}"]']
     lines += [f"m{i} [label=<{label}>]" for i, label in enumerate(unique)]
     lines.append("}")
-    done = subprocess.run([dot, "-Tjson0"], input="\n".join(lines).encode(), capture_output=True, check=True)
-    objects = json.loads(done.stdout)["objects"]
+    try:
+        done = subprocess.run([dot, "-Tjson0"], input="\n".join(lines).encode(), capture_output=True,
+                              check=True)
+        objects = json.loads(done.stdout)["objects"]
+    except (OSError, subprocess.CalledProcessError, ValueError, KeyError):
+        # NOTE: a dot that cannot measure (broken, or too old for json0) gets estimates here; rendering
+        # the picture then reports dot's own error, where the caller can say what to do about it
+        return {label: _estimate(label) for label in unique}
     return {unique[int(o["name"][1:])]: (math.ceil(float(o["width"]) * 72) + 1,
                                          math.ceil(float(o["height"]) * 72) + 1) for o in objects}
 

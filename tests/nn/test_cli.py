@@ -1,8 +1,11 @@
 """Tests for the `chainrule` command: outputs that load back, exit codes, one-line errors, nothing written."""
 
+import errno
+import io
 import json
 import math
 import os
+import stat
 import subprocess
 import sys
 import warnings
@@ -237,7 +240,7 @@ def test_train_shows_a_progress_bar_unless_quiet(tmp_path, capsys):
         (["--epochs", "2.5"], "not an int"),
         (["--batch-size", "-1"], "> 0"),
         (["--samples", "3"], "at least 8"),
-        (["--seed", "x"], "invalid int value"),
+        (["--seed", "x"], "'x' is not an int"),
     ],
 )
 def test_train_bad_options_exit_2_before_training(tmp_path, capsys, no_training, args, words):
@@ -359,3 +362,290 @@ def test_console_script_renders_and_refuses(tmp_path):
     assert bad.stderr.startswith("chainrule graph: error: attribute access is not allowed")
     assert "Traceback" not in bad.stderr
     assert tree(tmp_path) == ["graph.svg"]
+
+
+# -- names, budgets, hyperparameters and outputs: refused before anything is made (issue 17) -------------
+
+
+@pytest.fixture
+def no_model(monkeypatch):
+    """Fail the test if a command builds a model (a refused budget must not allocate one)."""
+
+    def build(*args, **kwargs):
+        raise AssertionError("a model was built before the budget was checked")
+
+    monkeypatch.setattr(cli, "MLP", build)
+
+
+def test_graph_names_are_normalized_as_python_normalizes_them(tmp_path, capsys):
+    out = tmp_path / "g.dot"
+    status, stdout, stderr = run(capsys, "graph", "ｘ*2", "--set", "ｘ=3", "--out", str(out))
+    assert status == 0 and stderr == ""
+    assert "ｘ*2 = 6" in stdout and "d/dx = 2" in stdout  # Python reads fullwidth ｘ as x
+    status, _, stderr = run(capsys, "graph", "x*2", "--set", "ｘ=3", "--set", "x=1", "--out", str(out))
+    assert status == 2 and "--set x is given twice" in stderr
+
+
+@pytest.mark.parametrize("where", ["formula", "set"])
+def test_graph_refuses_a_name_too_long_to_draw(tmp_path, capsys, where):
+    name = "a" * 17_000
+    args = [f"{name}*2", "--set", f"{name}=3"] if where == "set" else [f"{name}*2"]
+    status, stdout, stderr = run(capsys, "graph", *args, "--out", str(tmp_path / "g.svg"))
+    assert status == 2 and stdout == ""
+    assert_one_line_error(stderr, "graph")
+    assert "is 17,000 characters long; a name in a graph can have at most 1,000" in stderr
+    assert len(stderr) < 300 and tree(tmp_path) == []
+
+
+def test_graph_when_dot_fails_exits_1_in_one_line(tmp_path, capsys, monkeypatch):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "dot"  # a dot that fails as Graphviz does on a label over its 16 KiB limit
+    fake.write_text("#!/bin/sh\necho 'Error: <stdin>: syntax error in line 5 scanning a HTML string' >&2\n"
+                    "echo 'String starting:<<TABLE' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    out = tmp_path / "out"
+    out.mkdir()
+    status, stdout, stderr = run(capsys, "graph", "x*2", "--set", "x=1", "--out", str(out / "g.svg"))
+    assert status == 1 and stdout == ""
+    assert_one_line_error(stderr, "graph")
+    assert "Graphviz's dot could not render the graph (Error: <stdin>: syntax error" in stderr
+    assert "--out FILE.dot" in stderr and tree(out) == []
+
+
+@pytest.mark.parametrize("command", [["graph", "x", "--set", "x=1"], ["train"], ["demo"]])
+def test_an_empty_out_is_refused(tmp_path, capsys, monkeypatch, no_training, command):
+    monkeypatch.chdir(tmp_path)
+    status, _, stderr = run(capsys, *command, "--out", "")
+    assert status == 2
+    assert_one_line_error(stderr, command[0])
+    assert "--out is empty" in stderr and tree(tmp_path) == []
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["--hidden", "99999999"], "makes a model of 399,999,997 parameters (about 1.36 TB to train), over "
+                                   "the budget of 100,000; use smaller layers or raise it with --max-params "
+                                   "399999997"),
+        (["--hidden", "3000,3000"], "9,015,001 parameters (about 30.7 GB to train)"),
+        (["--hidden", ",".join(["300"] * 300)], "--max-params"),
+        (["--hidden", "4", "--max-params", "16"],
+         "17 parameters (about 57.8 KB to train), over the budget of 16; use smaller layers or raise it with "
+         "--max-params 17"),
+        (["--dataset", "digits", "--hidden", "2000"], "150,010 parameters"),  # 65*2000 + 2001*10
+    ],
+)
+def test_train_refuses_a_model_over_the_parameter_budget_before_building_it(tmp_path, capsys, no_training,
+                                                                            no_model, args, words):
+    status, stdout, stderr = run(capsys, "train", "--samples", "40", *args, "--out", str(tmp_path / "run"))
+    assert status == 2 and stdout == ""
+    assert_one_line_error(stderr, "train")
+    assert words in stderr
+    assert tree(tmp_path) == []
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["--samples", "1000000000"], "--samples 1,000,000,000 is over the budget of 100,000 samples; raise "
+                                      "it with --max-samples 1000000000"),
+        (["--samples", "41", "--max-samples", "40"], "over the budget of 40 samples"),
+        (["--dataset", "digits", "--samples", "5000"], "digits has 1,797 samples; pass at most that many"),
+        (["--batch-size", str(10**400)], "--batch-size 100000... (401 digits): must be > 0 and at most the "
+                                         "sample budget, 100,000 (raise it with --max-samples)"),
+        (["--epochs", "10000000"], "--epochs 10,000,000: must be > 0 and at most 100,000"),
+        (["--lr", "1e300"], "--lr 1e+300: must be a finite number > 0 and at most 10"),
+        (["--lr", "10.5"], "at most 10"),
+        (["--lr", "inf"], "finite number > 0"),
+        (["--momentum", "nan"], "[0, 1)"),
+        (["--max-params", "0"], "> 0"),
+        (["--max-samples", "-3"], "> 0"),
+        (["--hidden", ""], "not a list of layer widths"),
+        (["--seed", "9" * 5000], "'999999999999999999999999999999'... (5,000 characters) is not an int"),
+        (["--samples", "9" * 5000], "(5,000 characters) is not an int"),
+        (["--epochs", str(10**400)], "--epochs 100000... (401 digits): must be > 0 and at most 100,000"),
+        (["--hidden", ",".join(["3"] * 20) + ",0"],
+         "'3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,'... (41 characters): every"),
+    ],
+)
+def test_train_refuses_absurd_sizes_and_hyperparameters_before_loading_data(tmp_path, capsys, monkeypatch,
+                                                                            no_training, no_model, args,
+                                                                            words):
+    if "digits" not in args:  # (digits must be loaded to count its samples)
+        def load(*args, **kwargs):
+            raise AssertionError("data was loaded before the arguments were checked")
+
+        monkeypatch.setattr(cli, "_load", load)
+    status, stdout, stderr = run(capsys, "train", *args, "--out", str(tmp_path / "run"))
+    assert status == 2 and stdout == ""
+    assert_one_line_error(stderr, "train")
+    assert words in stderr and "Traceback" not in stderr
+    assert tree(tmp_path) == []
+
+
+def test_train_within_lowered_budgets_runs(tmp_path, capsys):
+    status, _, stderr = run(capsys, *SMALL_TRAIN, "--max-params", "17", "--max-samples", "40", "--batch-size",
+                            "40", "--out", str(tmp_path / "run"))
+    assert status == 0, stderr
+    assert len(nn.load(tmp_path / "run" / "model.json").parameters()) == 17  # (2+1)*4 + (4+1)*1
+
+
+def test_the_budget_is_checked_by_train_called_in_python(tmp_path, no_training, no_model):
+    with pytest.raises(cli.UsageError, match="over the budget of 10; use smaller layers"):
+        cli.train(cli.TrainConfig(hidden=(4,), samples=40), str(tmp_path / "run"), max_params=10)
+    with pytest.raises(cli.UsageError, match="--lr 20.0: must be a finite number > 0 and at most 10"):
+        cli.train(cli.TrainConfig(lr=20.0), str(tmp_path / "run"))
+    with pytest.raises(cli.UsageError, match="--dataset 'mnist': choose from moons"):
+        cli.train(cli.TrainConfig(dataset="mnist"), str(tmp_path / "run"))
+    assert tree(tmp_path) == []
+
+
+def test_out_names_longer_than_the_file_system_allows_are_refused_first(tmp_path, capsys, no_training):
+    limit = os.pathconf(tmp_path, "PC_NAME_MAX")
+    too_long = str(tmp_path / ("g" * limit + ".dot"))
+    status, _, stderr = run(capsys, "graph", "x", "--set", "x=1", "--out", too_long)
+    assert status == 2 and f"bytes long; this file system allows at most {limit}" in stderr
+    status, _, stderr = run(capsys, "train", "--out", str(tmp_path / ("r" * (limit + 1))))
+    assert status == 2 and "bytes long" in stderr
+    assert tree(tmp_path) == []
+    longest = tmp_path / ("g" * (limit - 4) + ".dot")  # the longest valid name: its temporary name is short
+    status, _, stderr = run(capsys, "graph", "x", "--set", "x=1", "--out", str(longest))
+    assert status == 0, stderr
+    assert tree(tmp_path) == [longest.name]
+
+
+def test_graph_out_that_is_a_fifo_is_refused(tmp_path, capsys):
+    os.mkfifo(tmp_path / "g.svg")
+    status, _, stderr = run(capsys, "graph", "x", "--set", "x=1", "--out", str(tmp_path / "g.svg"))
+    assert status == 2 and "is not a regular file" in stderr
+    assert tree(tmp_path) == ["g.svg"]
+
+
+def test_graph_writes_through_a_symlink_and_keeps_the_files_mode(tmp_path, capsys):
+    target = tmp_path / "real.dot"
+    target.write_text("old")
+    target.chmod(0o600)
+    link = tmp_path / "link.dot"
+    link.symlink_to(target)
+    assert run(capsys, "graph", "x", "--set", "x=1", "--out", str(link))[0] == 0
+    assert link.is_symlink() and target.read_text().startswith("digraph")
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    assert tree(tmp_path) == ["link.dot", "real.dot"]
+
+
+class _ClosedPipe(io.StringIO):
+    def write(self, text):
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+def test_a_closed_stdout_ends_quietly_and_writes_nothing(tmp_path, capsys, monkeypatch):
+    out = tmp_path / "g.dot"
+    out.write_text("old")
+    monkeypatch.setattr(sys, "stdout", _ClosedPipe())
+    assert main(["graph", "x", "--set", "x=1", "--out", str(out)]) == 141
+    assert main([*SMALL_TRAIN, "--out", str(tmp_path / "run")]) == 141
+    monkeypatch.undo()
+    assert capsys.readouterr().err == ""
+    assert out.read_text() == "old" and tree(tmp_path) == ["g.dot"]  # nothing written, nothing staged
+
+
+def test_a_full_stdout_exits_1_in_one_line_and_writes_nothing(tmp_path, capsys, monkeypatch):
+    class Full(io.StringIO):
+        def write(self, text):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(sys, "stdout", Full())
+    assert main([*SMALL_TRAIN, "--out", str(tmp_path / "run")]) == 1
+    monkeypatch.undo()
+    err = capsys.readouterr().err
+    assert_one_line_error(err, "train")
+    assert "cannot write to standard output: No space left on device" in err
+    assert tree(tmp_path) == []
+
+
+@pytest.mark.parametrize(
+    "fault, status, words",
+    [(MemoryError(), 1, "out of memory; use a smaller --hidden or --samples"),
+     (OSError(errno.EIO, "Input/output error"), 1, "Input/output error"),
+     (KeyboardInterrupt(), 130, "interrupted; nothing written")],
+)
+def test_environment_faults_while_training_are_one_line_and_write_nothing(tmp_path, capsys, monkeypatch,
+                                                                          fault, status, words):
+    def failing(*args, **kwargs):
+        raise fault
+
+    monkeypatch.setattr(cli, "fit", failing)
+    got, stdout, stderr = run(capsys, *SMALL_TRAIN, "--out", str(tmp_path / "run"))
+    assert got == status and stdout == "" and words in stderr
+    assert len(stderr.strip().split("\n")) == 1 and "Traceback" not in stderr
+    assert tree(tmp_path) == []
+
+
+def test_disk_full_while_writing_the_graph_keeps_the_old_file(tmp_path, capsys, monkeypatch):
+    out = tmp_path / "g.dot"
+    out.write_text("old")
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full)
+    status, stdout, stderr = run(capsys, "graph", "x", "--set", "x=1", "--out", str(out))
+    assert status == 1 and stdout == ""
+    assert_one_line_error(stderr, "graph")
+    assert "No space left on device" in stderr
+    assert out.read_text() == "old" and tree(tmp_path) == ["g.dot"]
+
+
+def test_an_argument_with_a_nul_character_is_refused(tmp_path, capsys):
+    status, _, stderr = run(capsys, "graph", "x", "--set", "x=1", "--out", str(tmp_path / "g\0.dot"))
+    assert status == 2 and "NUL character" in stderr and tree(tmp_path) == []
+
+
+# -- the console script, in a real process: pipes, full disks and terminals -----------------------------
+
+
+def _script(tmp_path, *args, **kwargs):
+    return subprocess.run([_console_script(), *args], cwd=tmp_path, timeout=120, **kwargs)
+
+
+def test_console_script_on_a_closed_pipe_is_quiet_and_writes_nothing(tmp_path):
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader has gone, as after `| head -0`
+    try:
+        done = _script(tmp_path, "graph", "x*2", "--set", "x=1", "--out", "g.dot", stdout=write_end,
+                       stderr=subprocess.PIPE)
+    finally:
+        os.close(write_end)
+    assert done.returncode == 141 and done.stderr == b""
+    assert tree(tmp_path) == []
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (Linux)")
+def test_console_script_with_stdout_on_a_full_device_exits_1(tmp_path):
+    with open("/dev/full", "w") as full:
+        done = _script(tmp_path, "graph", "x*2", "--set", "x=1", "--out", "g.dot", stdout=full,
+                       stderr=subprocess.PIPE, text=True)
+    assert done.returncode == 1
+    assert done.stderr == "chainrule graph: error: cannot write to standard output: No space left on device\n"
+    assert tree(tmp_path) == []
+
+
+def test_console_script_prints_in_an_ascii_terminals_encoding(tmp_path):
+    env = {**os.environ, "PYTHONIOENCODING": "ascii:strict"}
+    done = _script(tmp_path, "graph", "α*2", "--set", "α=3", "--out", "g.dot", capture_output=True, env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.decode("ascii") == "\\u03b1*2 = 6\n  d/d\\u03b1 = 2\nwrote g.dot\n"
+    assert tree(tmp_path) == ["g.dot"]
+    bad = _script(tmp_path, "graph", "α*β", "--set", "α=3", "--out", "h.dot", capture_output=True, env=env)
+    assert bad.returncode == 2
+    expected = "chainrule graph: error: no value for \\u03b2; pass --set \\u03b2=VALUE\n"
+    assert bad.stderr.decode("ascii") == expected
+    # the caret sits under the offending part as the terminal shows it (escaped)
+    bad = _script(tmp_path, "graph", "2*α.real", "--out", "h.dot", capture_output=True, env=env)
+    assert bad.returncode == 2
+    message, formula, carets = bad.stderr.decode("ascii").rstrip("\n").split("\n")
+    assert message.startswith("chainrule graph: error: attribute access is not allowed")
+    assert formula == "    2*\\u03b1.real" and carets == "      " + "^" * len("\\u03b1.real")
+    assert tree(tmp_path) == ["g.dot"]
