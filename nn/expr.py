@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import ast
 import math
-from collections.abc import Mapping
+import operator
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from autograd import OPS, Value
 
 __all__ = ["FUNCTIONS", "Expression", "ExpressionError", "parse"]
 
-# The engine's functions a formula may call, with (fewest, most) arguments. leaky_relu's optional
-# second argument is its negative slope, a number (it becomes the node's arg, not a parent).
+# The engine's functions a formula may call, with (fewest, most) arguments: each is the Value method of
+# the same name (abs is abs()). leaky_relu's optional second argument is its negative slope, a number
+# (it becomes the node's arg, not a parent).
 FUNCTIONS: dict[str, tuple[int, int]] = {
     "exp": (1, 1),
     "log": (1, 1),
@@ -32,12 +35,14 @@ FUNCTIONS: dict[str, tuple[int, int]] = {
     "abs": (1, 1),
 }
 
-_BINARY: dict[type[ast.operator], str] = {
-    ast.Add: "add",
-    ast.Sub: "sub",
-    ast.Mult: "mul",
-    ast.Div: "div",
-    ast.Pow: "pow",
+# Each allowed operator: its op in the table (its forward gives the engine's errors on two numbers) and
+# the Python operator that builds its node when an operand is a Value.
+_BINARY: dict[type[ast.operator], tuple[str, Callable[[Any, Any], Any]]] = {
+    ast.Add: ("add", operator.add),
+    ast.Sub: ("sub", operator.sub),
+    ast.Mult: ("mul", operator.mul),
+    ast.Div: ("div", operator.truediv),
+    ast.Pow: ("pow", operator.pow),  # Value ** number is the pow op; with a Value exponent, vpow
 }
 
 # How a refused operator is written, to find it in the text and show it in the message.
@@ -306,17 +311,9 @@ def _apply(node: ast.expr, results: list[Value | float]) -> Value | float:
         return -x if isinstance(node.op, ast.USub) else x
     if isinstance(node, ast.BinOp):
         y, x = results.pop(), results.pop()
-        name = _BINARY[type(node.op)]
+        name, build = _BINARY[type(node.op)]
         if isinstance(x, Value) or isinstance(y, Value):
-            if name == "add":
-                return x + y
-            if name == "sub":
-                return x - y
-            if name == "mul":
-                return x * y
-            if name == "div":
-                return x / y
-            return x**y  # Value ** number is the pow op; with a Value exponent, the vpow op
+            return build(x, y)
         # both numbers: the op table's forward gives the engine's error messages (1/0, (-8)**0.5)
         return float(OPS[name].forward(x, y))
     assert isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
@@ -330,21 +327,7 @@ def _apply(node: ast.expr, results: list[Value | float]) -> Value | float:
     if not isinstance(x, Value):
         extra = (0.01,) if name == "leaky_relu" else ()  # Value.leaky_relu's default slope
         return float(OPS[name].forward(x, *extra))
-    return abs(x) if name == "abs" else _METHODS[name](x)
-
-
-_METHODS = {
-    "exp": Value.exp,
-    "log": Value.log,
-    "sqrt": Value.sqrt,
-    "tanh": Value.tanh,
-    "sigmoid": Value.sigmoid,
-    "relu": Value.relu,
-    "leaky_relu": Value.leaky_relu,
-    "softplus": Value.softplus,
-    "sin": Value.sin,
-    "cos": Value.cos,
-}
+    return abs(x) if name == "abs" else getattr(Value, name)(x)  # FUNCTIONS names Value's methods
 
 
 # --------------------------------------------------------------------------------------------------

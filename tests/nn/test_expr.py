@@ -367,3 +367,12 @@ def _nodes(root):
         out.append(v)
         stack += v.parents
     return out
+
+
+def test_every_function_a_formula_may_call_is_a_value_method() -> None:
+    # FUNCTIONS is the one list: the evaluator calls the Value method of the same name (abs: abs())
+    for name in FUNCTIONS:
+        root, leaves = parse(f"{name}(x)").evaluate({"x": 0.5})
+        expected = abs(Value(0.5)) if name == "abs" else getattr(Value(0.5), name)()
+        assert (root.op, root.data) == (expected.op, expected.data), name
+        assert root.parents == (leaves["x"],)
