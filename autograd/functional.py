@@ -75,7 +75,7 @@ def _output(y: Any, name: str, f: Callable[..., Any]) -> Value:
     )
 
 
-def _trace(
+def _call_at_fresh_nodes(
     f: Callable[..., Any], args: tuple[Any, ...], nums: tuple[int, ...], name: str
 ) -> tuple[Value, list[Value], bool]:
     """Run f with fresh nodes at positions ``nums``: its output, those nodes, and whether the result
@@ -97,7 +97,7 @@ def _differentiate(
     f: Callable[..., Any], args: tuple[Any, ...], argnums: ArgNums, name: str
 ) -> tuple[Value, tuple[Any, ...], bool]:
     """Run f on fresh nodes; return its output, the gradients and whether they were recorded."""
-    y, xs, nested = _trace(f, args, _argnums(argnums, len(args), name), name)
+    y, xs, nested = _call_at_fresh_nodes(f, args, _argnums(argnums, len(args), name), name)
     return y, gradients(y, xs, create_graph=nested), nested
 
 
@@ -153,7 +153,7 @@ def hessian(f: Callable[..., Any]) -> Callable[..., list[list[Any]]]:
     def hessian_f(*args: Any) -> list[list[Any]]:
         if not args:
             raise ValueError("hessian: the function needs at least one scalar argument")
-        y, xs, nested = _trace(f, args, tuple(range(len(args))), "hessian")
+        y, xs, nested = _call_at_fresh_nodes(f, args, tuple(range(len(args))), "hessian")
         first = gradients(y, xs, create_graph=True)
         return [list(gradients(g, xs, create_graph=nested)) for g in first]
 

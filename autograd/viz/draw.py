@@ -268,16 +268,36 @@ def draw_graph(
       box per neuron (see ``summarize_graph``), laid out left to right; a note on the picture says so.
       A ``focus=`` or ``step=`` picture is never summarized: it may have up to ``max(max_nodes, 300)``
       boxes, and above that raises ValueError saying what to do.
-    - ``rankdir``: unless given, "TB" (top to bottom) or "LR", whichever is narrower for this graph (see
-      ``choose_rankdir``: notebooks are about 900 px wide); "LR" for summaries.
-    - Numbers have ``precision`` significant digits. The DOT source (``.source``) is the same in every
-      run and process, and any label is escaped (see ``escape_label``) and shortened past Graphviz's
-      limit (see ``shorten``).
-
-    Building the Digraph needs only the graphviz Python package (and ``dot``, when there is one, to
-    measure the room frames reserve); rendering needs Graphviz's ``dot``, and without it raises an error
-    that says how to install it.
+    - ``rankdir``: unless given, "TB" or "LR", whichever is narrower (``choose_rankdir``); numbers have
+      ``precision`` significant digits; the DOT source is the same in every run, every label escaped and
+      shortened past Graphviz's limit. Rendering needs Graphviz's ``dot`` (an error says how to get it).
     """
+    root = _drawable(root, rankdir, max_nodes, precision)
+    graphviz = _graphviz()
+    order = walk(root)
+    role = roles(order, params)
+    on = None if focus is None else on_paths(order, focus)
+    graph = graph_of(order, role, on)
+    names = all_names(order)
+    if step is not None or focus is not None:
+        _check_unsummarized(graph, "step=" if step is not None else "focus=", max_nodes)
+    elif max_nodes is not None and len(graph.nodes) > max_nodes:
+        dot = _new_digraph(graphviz, rankdir or "LR")
+        _draw_summary(dot, summary_of(order, role, max_nodes), show_grads, precision)
+        return dot
+    dot = _new_digraph(graphviz, rankdir or choose_rankdir(graph, names, precision))
+    view = (plain_view(graph, names, precision, show_grads, show_local_grads) if step is None
+            else step_view(graph, names, step, precision, show_local_grads, keep=_kept(order, on)))
+    if focus is not None:
+        view.title.insert(0, escape_label(
+            f"Focus: the paths from {shorten(names[focus], 200)} to {shorten(names[root], 200)}; "
+            "the other operands of their ops in small dashed boxes"))
+    render_view(dot, view, show_grads)
+    return dot
+
+
+def _drawable(root: Any, rankdir: str | None, max_nodes: int | None, precision: int) -> Value:
+    """draw_graph's arguments checked; the root to draw (a compiled function's traced graph for one)."""
     if not isinstance(root, Value) and isinstance(getattr(root, "graph", None), Value):
         root = root.graph  # a compiled function (autograd.compile) or its program: draw the traced graph
     if not isinstance(root, Value):
@@ -290,36 +310,18 @@ def draw_graph(
                                   or max_nodes < 1):
         raise ValueError(f"max_nodes must be a positive int or None, got {max_nodes!r}")
     check_precision(precision)
-    graphviz = _graphviz()
-    order = walk(root)
-    role = roles(order, params)
-    on = None if focus is None else on_paths(order, focus)
-    graph = graph_of(order, role, on)
-    names = all_names(order)
-    if step is not None or focus is not None:
-        # Never summarized: up to max(max_nodes, 300) boxes, so focus= works on a network by default.
-        limit = None if max_nodes is None else max(max_nodes, UNSUMMARIZED)
-        if limit is not None and drawn(graph) > limit:
-            what = "step=" if step is not None else "focus="
-            raise ValueError(
-                f"{what} draws every node it shows, and this picture has {drawn(graph):,} boxes (more than "
-                f"{limit}); pass focus= a node nearer the root, or max_nodes=None to draw it anyway"
-            )
-    elif max_nodes is not None and len(graph.nodes) > max_nodes:
-        dot = _new_digraph(graphviz, rankdir or "LR")
-        _draw_summary(dot, summary_of(order, role, max_nodes), show_grads, precision)
-        return dot
-    dot = _new_digraph(graphviz, rankdir or choose_rankdir(graph, names, precision))
-    if step is None:
-        view = plain_view(graph, names, precision, show_grads, show_local_grads)
-    else:
-        view = step_view(graph, names, step, precision, show_local_grads, keep=_kept(order, on))
-    if focus is not None:
-        view.title.insert(0, escape_label(
-            f"Focus: the paths from {shorten(names[focus], 200)} to {shorten(names[root], 200)}; "
-            "the other operands of their ops in small dashed boxes"))
-    render_view(dot, view, show_grads)
-    return dot
+    return root
+
+
+def _check_unsummarized(graph: Graph, what: str, max_nodes: int | None) -> None:
+    """A step= or focus= picture is never summarized: up to max(max_nodes, 300) boxes (so focus= works on
+    a network by default), and above that a ValueError that says what to do."""
+    limit = None if max_nodes is None else max(max_nodes, UNSUMMARIZED)
+    if limit is not None and drawn(graph) > limit:
+        raise ValueError(
+            f"{what} draws every node it shows, and this picture has {drawn(graph):,} boxes (more than "
+            f"{limit}); pass focus= a node nearer the root, or max_nodes=None to draw it anyway"
+        )
 
 
 def choose_rankdir(graph: Graph, names: dict[Value, str], precision: int) -> str:

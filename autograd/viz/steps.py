@@ -193,53 +193,58 @@ def explain(root: Value, *, precision: int = 4, focus: Value | None = None) -> E
     if not isinstance(root, Value):
         raise TypeError(f"explain needs a Value (the root of a graph), got {type(root).__name__}")
     check_precision(precision)
-    num = lambda x: format_number(x, precision)
     order = walk(root)
     names = {v: node_name(v, i) for i, v in enumerate(order)}
     keep = None if focus is None else {v for v, on in zip(order, on_paths(order, focus)) if on}
-    steps = backward_steps(root)
-    r = names[root]
-    lines = [f"Backward pass from {r} = {num(root.data)}: one step per op node, the root first."]
-    if focus is not None:
-        lines[0] = (f"Backward pass from {r} = {num(root.data)}, only the steps on the paths from "
-                    f"{names[focus]} to {r} (step numbers are those of the whole pass).")
-    lines += [
-        "Chain rule: grad of an operand += local derivative ∂node/∂operand × grad of the node (upstream).",
-        f"The root's grad is ∂{r}/∂{r} = 1.",
-    ]
-    received: dict[Value, list[float]] = {}  # the contributions so far
-    total: dict[Value, float] = {}
+    r, value = names[root], format_number(root.data, precision)
+    lines = [f"Backward pass from {r} = {value}: one step per op node, the root first." if focus is None
+             else f"Backward pass from {r} = {value}, only the steps on the paths from {names[focus]} to "
+                  f"{r} (step numbers are those of the whole pass).",
+             "Chain rule: grad of an operand += local derivative ∂node/∂operand × grad of the node "
+             "(upstream).",
+             f"The root's grad is ∂{r}/∂{r} = 1."]
+    received = _narrate_steps(backward_steps(root), names, keep, focus, precision, lines)
+    if not root.parents:
+        lines += ["", f"{r} is a leaf: there is no step."]
+    elif focus is not None:
+        got, grad = received.get(focus, ([1.0], 1.0) if focus is root else ([], 0.0))
+        lines += ["", f"Grad of {names[focus]}: the sum of its contributions, one per edge into the nodes "
+                      "it feeds:", f"  {names[focus]} = {sum_line(got, grad, precision)}"]
+    else:
+        leaves = [v for v in order if not v.parents and type(v) is not Constant]
+        lines += ["", "Grads of the leaves:" if leaves else "No leaf gets a grad: every leaf is a constant."]
+        for v in leaves:
+            got, grad = received.get(v, ([], 0.0))
+            line = f"  {names[v]} = {format_number(grad, precision)}"
+            if len(got) > 1:
+                line += f"  (= {sum_line(got, grad, precision).rsplit(' = ', 1)[0]})"
+            lines.append(line)
+    return Explanation("\n".join(lines))
+
+
+Received = dict[Value, tuple[list[float], float]]  # a node's contributions so far, and its grad after them
+
+
+def _narrate_steps(steps: list[BackwardStep], names: dict[Value, str], keep: set[Value] | None,
+                   focus: Value | None, precision: int, lines: list[str]) -> Received:
+    """Append each step (those of nodes in ``keep``, when given) and its contributions to ``lines``;
+    return what each non-constant node received: its contributions and its grad after the last."""
+    received: Received = {}
     heading: BackwardStep | None = None
-    events = contributions(steps, keep)
-    for e in events:
+    for e in contributions(steps, keep):
         if e.step is not heading:
             heading = e.step
             lines += ["", step_line(e.step, names, precision)]
-            if keep is not None:
-                off = [names[p] for p in e.step.node.parents if p not in keep]
-                if off:
-                    lines.append(f"  (off the paths from {names[focus]}: {_listing(off)})")  # type: ignore[index]
+            off = [] if keep is None else [names[p] for p in e.step.node.parents if p not in keep]
+            if off:
+                lines.append(f"  (off the paths from {names[focus]}: {_listing(off)})")  # type: ignore[index]
         lines.append("  " + contribution_line(e, names, precision))
-        if type(e.contribution.parent) is not Constant:
-            received.setdefault(e.contribution.parent, []).append(e.contribution.amount)
-            total[e.contribution.parent] = e.total
-    if not root.parents:
-        return Explanation("\n".join([*lines, "", f"{r} is a leaf: there is no step."]))
-    if focus is not None:
-        got = received.get(focus, [1.0] if focus is root else [])
-        grad = total.get(focus, 1.0 if focus is root else 0.0)
-        lines += ["", f"Grad of {names[focus]}: the sum of its contributions, one per edge into the nodes "
-                      "it feeds:", f"  {names[focus]} = {sum_line(got, grad, precision)}"]
-        return Explanation("\n".join(lines))
-    leaves = [v for v in order if not v.parents and type(v) is not Constant]
-    lines += ["", "Grads of the leaves:" if leaves else "No leaf gets a grad: every leaf is a constant."]
-    for v in leaves:
-        got = received.get(v, [])
-        line = f"  {names[v]} = {num(total.get(v, 0.0))}"
-        if len(got) > 1:
-            line += "  (= " + " + ".join(num(a) for a in got[:8]) + (" + …)" if len(got) > 8 else ")")
-        lines.append(line)
-    return Explanation("\n".join(lines))
+        parent = e.contribution.parent
+        if type(parent) is not Constant:
+            got = received[parent][0] if parent in received else []
+            got.append(e.contribution.amount)
+            received[parent] = (got, e.total)
+    return received
 
 
 def _listing(names: list[str], most: int = 4) -> str:
