@@ -417,6 +417,9 @@ class Constant(Value):
 
 # -- the one n-ary op ------------------------------------------------------------------------------------
 _LINEAR = OPS["linear"]
+_linear_derivatives = _LINEAR.derivatives
+_NODE_TYPES = frozenset((Value, Constant))
+_SEQUENCES = (list, tuple)
 
 
 def linear(weights: Iterable[Operand], inputs: Iterable[Operand], bias: Operand | None = None) -> Value:
@@ -434,24 +437,40 @@ def linear(weights: Iterable[Operand], inputs: Iterable[Operand], bias: Operand 
     >>> [v.grad for v in w], [v.grad for v in x], b.grad
     ([3.0, 4.0], [2.0, -1.0], 1.0)
     """
-    ws = _operands(weights, "weights")
-    xs = _operands(inputs, "inputs")
-    if len(ws) != len(xs):
-        raise ValueError(f"linear: {len(ws)} weights for {len(xs)} inputs; give one weight per input")
-    wd = [w.data for w in ws]
-    xd = [x.data for x in xs]
-    if bias is None:
-        out = weighted_sum(wd, xd, None)
-        parents, numbers_ = (*ws, *xs), (*wd, *xd)
-    else:
-        b = bias if type(bias) is Value else _as_value(bias)
-        if b is None:
-            raise TypeError(f"linear: bias must be a Value or a number, got {type(bias).__name__}")
-        out = weighted_sum(wd, xd, b.data)
-        parents, numbers_ = (*ws, *xs, b), (*wd, *xd, b.data)
+    # The common case, lists (or tuples) of Values: their numbers read by two list comprehensions (a
+    # number or a foreign object has no .data) and the types of all operands checked by one C-level pass
+    # (a neuron of 16 inputs 3.5 -> 2.3 us); anything else takes the slow path, which converts numbers
+    # and names a bad operand.
+    b = bias if bias is None or type(bias) is Value else _as_value(bias)
+    if b is None and bias is not None:
+        raise TypeError(f"linear: bias must be a Value or a number, got {type(bias).__name__}")
+    ws: Any = weights
+    xs: Any = inputs
+    try:
+        if type(ws) not in _SEQUENCES or type(xs) not in _SEQUENCES:
+            raise AttributeError
+        wd = [w.data for w in ws]
+        xd = [x.data for x in xs]
+        parents = (*ws, *xs) if b is None else (*ws, *xs, b)
+        if not _NODE_TYPES.issuperset(map(type, parents)):
+            raise AttributeError
+    except AttributeError:
+        ws = _operands(weights, "weights")
+        xs = _operands(inputs, "inputs")
+        wd = [w.data for w in ws]
+        xd = [x.data for x in xs]
+        parents = (*ws, *xs) if b is None else (*ws, *xs, b)
+    if len(wd) != len(xd):
+        raise ValueError(f"linear: {len(wd)} weights for {len(xd)} inputs; give one weight per input")
+    out = weighted_sum(wd, xd, None if b is None else b.data)
     if (_special and not _state.grad_enabled) or not parents:  # no_grad, or the empty sum 0
         return _constant_of(out)
-    return _node(out, _LINEAR.name, parents, _MANY, _LINEAR.derivatives(out, *numbers_), 0.0, None)
+    rule = _LINEAR.derivatives  # read here, not once: testing.planted_rule swaps a rule in place
+    if rule is _linear_derivatives:  # the table's rule, without unpacking 2n + 1 numbers into a call
+        dx = (*xd, *wd) if b is None else (*xd, *wd, 1.0)
+    else:
+        dx = rule(out, *wd, *xd) if b is None else rule(out, *wd, *xd, b.data)
+    return _node(out, "linear", parents, _MANY, dx, 0.0, None)
 
 
 def _operands(items: Iterable[Operand], what: str) -> list[Value]:

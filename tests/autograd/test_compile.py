@@ -137,7 +137,7 @@ def test_captured_leaves_read_live_and_backward_adds_to_grad() -> None:
 def test_backward_batch_matches_eager_mean_loss_of_an_mlp() -> None:
     import nn
 
-    model = nn.MLP(3, [5, 4, 2], seed=1)
+    model = nn.MLP(3, [5, 4, 2], seed=1, expand=True)  # products and sums, folded into matrix products
     params = model.parameters()
     rng = np.random.default_rng(0)
     X = rng.normal(size=(7, 3)).tolist()
