@@ -148,6 +148,12 @@ def _as_value(x: Scalar) -> Value:
     return x if isinstance(x, Value) else Constant(float(x))
 
 
+def _values(x: Sample) -> list[Value]:
+    """A sample's numbers as Constants, made once: a float read by every neuron of a layer would become a
+    Constant in each of them (a digits sample through MLP(64, [32, 10]): 1.3 -> 0.46 ms)."""
+    return [v if type(v) is Value else _as_value(v) for v in x]
+
+
 def _sizes(config: dict[str, Any], *keys: str) -> list[int] | None:
     """The config's sizes under ``keys`` (ints or lists of ints), flattened; None if any is not an int."""
     out: list[int] = []
@@ -305,7 +311,7 @@ class Layer(Module):
     def __call__(self, x: Sample) -> list[Value]:
         """The ``nout`` outputs for one sample ``x``, as a list (also when ``nout`` is 1)."""
         _check_sample(x, self.nin, "Layer")
-        return self._forward(x)
+        return self._forward(_values(x))
 
     def _forward(self, x: Sample) -> list[Value]:
         return [n._forward(x) for n in self.neurons]
@@ -566,7 +572,7 @@ class MLP(Module):
     def _forward_batch(self, batch: Sequence[Sample]) -> list[Any]:
         if self.residual:
             return self._forward_preact(batch)
-        hs: list[list[Any]] = [list(row) for row in batch]
+        hs: list[list[Any]] = [_values(row) for row in batch]
         last = len(self.layers) - 1
         for i, (layer, skip) in enumerate(zip(self.layers, self._skip)):
             outs = [layer._forward(h) for h in hs]
@@ -578,7 +584,7 @@ class MLP(Module):
     def _forward_preact(self, batch: Sequence[Sample]) -> list[Any]:
         """The residual forward pass (see the class docstring): ``z`` is each sample's residual stream."""
         act = _activation_fn(self.activation, self.negative_slope)
-        zs: list[list[Any]] = [list(row) for row in batch]
+        zs: list[list[Any]] = [_values(row) for row in batch]
         last = len(self.layers) - 1
         for i, (layer, skip) in enumerate(zip(self.layers, self._skip)):
             reads = zs

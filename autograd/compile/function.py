@@ -607,12 +607,15 @@ class CompiledFunction:
                     f"compiled {self.name}.{who}: argument {self._arg_name(i)} must hold one number (or "
                     f"list of numbers) per sample, got {type(first).__name__} ({first!r:.60})"
                 )
-            spec = _spec_of(_to_python(a[0]))
-            if int(np.prod(arr.shape[1:])) != _size(spec):
-                raise ValueError(
-                    f"compiled {self.name}.{who}: argument {self._arg_name(i)} has shape {arr.shape}; "
-                    f"every sample must have the shape of the first"
-                )
+            if isinstance(a, np.ndarray):  # one sample's shape is the array's, less its first axis
+                spec = _shape_spec(arr.shape[1:])
+            else:
+                spec = _spec_of(_to_python(a[0]))
+                if int(np.prod(arr.shape[1:])) != _size(spec):
+                    raise ValueError(
+                        f"compiled {self.name}.{who}: argument {self._arg_name(i)} has shape {arr.shape}; "
+                        f"every sample must have the shape of the first"
+                    )
             specs.append(spec)
             columns.append(arr.reshape(n, -1).T.astype(np.float64))
         return columns, specs, statics
@@ -901,7 +904,21 @@ def _bad_argument(x: Any, path: str) -> str | None:
     return f"argument {path} must be a number or a list of numbers, got {type(x).__name__} ({x!r:.60})"
 
 
+_SHAPE_SPECS: dict[tuple[int, ...], Spec] = {}
+
+
+def _shape_spec(shape: tuple[int, ...]) -> Spec:
+    """The spec of one sample of an array whose samples have this shape: nested lists (cached: working it
+    out for a row of 64 numbers took a third of a small batch's overhead)."""
+    spec = _SHAPE_SPECS.get(shape)
+    if spec is None and shape:
+        spec = _SHAPE_SPECS[shape] = (list, (_shape_spec(shape[1:]),) * shape[0])
+    return spec
+
+
 def _spec_of(x: Any) -> Spec:
+    if isinstance(x, list) and x and all(type(v) is float for v in x):
+        return _flatten(x, [])  # a flat list of floats: the cached spec
     if isinstance(x, (list, tuple)):
         return (type(x), tuple(_spec_of(xi) for xi in x))
     if np is not None and isinstance(x, np.ndarray) and x.ndim:
