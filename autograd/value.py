@@ -79,9 +79,22 @@ def is_grad_enabled() -> bool:
 
 
 # -- building nodes ------------------------------------------------------------------------------------
-# NOTE: the y slot of a node with more than two parents (a linear node): its parents are then the
-# tuple in x, their local derivatives the tuple in dx.
-_MANY: Any = object()
+class _Many:
+    """The y slot's mark of a node with more than two parents (a linear node): its parents are then the
+    tuple in x, their local derivatives the tuple in dx."""
+
+    __slots__ = ()
+
+    def __reduce__(self) -> str:
+        # NOTE: pickled (and deep-copied) as the module's own _MANY: a copy of a bare object() was another
+        # object, so a copied linear node read its tuple of parents as one parent and backward failed
+        return "_MANY"
+
+    def __repr__(self) -> str:
+        return "_MANY"
+
+
+_MANY: Any = _Many()
 _new = object.__new__
 
 

@@ -127,6 +127,8 @@ class ArrayOptimizer:
     def __init__(self, optimizer: Optimizer, positions: Any) -> None:
         np = numpy()
         self.optimizer = optimizer
+        self._t1: Any = None
+        self._t2: Any = None
         n = len(optimizer.params)
         self.positions = None if np.array_equal(positions, np.arange(n)) else positions
         state = optimizer.state
@@ -157,46 +159,73 @@ class ArrayOptimizer:
 
     def step(self, data: Any, grad: Any) -> None:
         """One update of ``data`` from ``grad`` (the whole arrays; the optimizer's entries are used)."""
+        np = numpy()
         pos = self.positions
         p = data if pos is None else data[pos]
         g = grad if pos is None else grad[pos]
-        new = self._sgd(p, g) if self.kind is SGD else self._adam(p, g)
-        if pos is None:
-            data[:] = new
+        if self._t1 is None:
+            # scratch arrays kept between steps, every operation in place: an update through new arrays
+            # of 85,000 floats took 415 us against 47 us (their pages are touched afresh each time)
+            self._t1, self._t2 = np.empty_like(p), np.empty_like(p)
+        if self.kind is SGD:
+            self._sgd(p, g)
         else:
-            data[pos] = new
+            self._adam(p, g)
+        if pos is not None:
+            data[pos] = p
 
-    def _sgd(self, p: Any, g: Any) -> Any:
+    def _sgd(self, p: Any, g: Any) -> None:
+        # p - lr * g with g += wd * p and the momentum buffer first, as SGD.step (in place, the same
+        # operations in the same order: x * c and c * x, x + y and y + x are the same float)
+        np = numpy()
         opt: Any = self.optimizer
         lr, momentum, wd = opt.lr, opt.momentum, opt.weight_decay
+        t1, t2 = self._t1, self._t2
         if wd != 0:
-            g = g + wd * p
+            g = np.add(g, np.multiply(p, wd, out=t1), out=t1)
         if momentum != 0:
-            # torch starts the buffer at the first grad, not at momentum * 0 + g
-            self.buf = g.copy() if self.buf is None else momentum * self.buf + g
-            g = g + momentum * self.buf if opt.nesterov else self.buf
-        return p - lr * g
+            if self.buf is None:
+                self.buf = g.copy()  # torch starts the buffer at the first grad, not at momentum * 0 + g
+            else:
+                self.buf *= momentum
+                self.buf += g
+            g = np.add(g, np.multiply(self.buf, momentum, out=t2), out=t2) if opt.nesterov else self.buf
+        p -= np.multiply(g, lr, out=t2)
 
-    def _adam(self, p: Any, g: Any) -> Any:
+    def _adam(self, p: Any, g: Any) -> None:
+        # Adam.step's rule in place (see _sgd)
         np = numpy()
         opt: Any = self.optimizer
         lr, eps, wd = opt.lr, opt.eps, opt.weight_decay
         beta1, beta2 = opt.betas
+        t1, t2 = self._t1, self._t2
         self.t += 1.0
         t = self.t
         if wd != 0:
             if self.kind is AdamW:
-                p = p * (1 - lr * wd)
+                p *= 1 - lr * wd
             else:
-                g = g + wd * p
-        m = self.m
+                g = np.add(g, np.multiply(p, wd, out=t1), out=t1)
+        m, v = self.m, self.v
         w = 1 - beta1  # torch's lerp, as Adam.step: its two branches differ in the last bits
-        m = m + w * (g - m) if w < 0.5 else g - (g - m) * (1 - w)
-        v = self.v * beta2 + g * g * (1 - beta2)
-        self.m, self.v = m, v
+        d = np.subtract(g, m, out=t2)
+        if w < 0.5:
+            d *= w
+            m += d  # m + w (g - m)
+        else:
+            d *= 1 - w
+            np.subtract(g, d, out=m)  # g - (g - m)(1 - w)
+        v *= beta2
+        gg = np.multiply(g, g, out=t2)
+        gg *= 1 - beta2
+        v += gg  # v beta2 + g g (1 - beta2)
         step_size = lr / (1 - beta1**t)
-        denom = np.sqrt(v) / (1 - beta2**t) ** 0.5 + eps
-        return p - step_size * (m / denom)
+        denom = np.sqrt(v, out=t2)
+        denom /= (1 - beta2**t) ** 0.5
+        denom += eps
+        q = np.divide(m, denom, out=t2)
+        q *= step_size
+        p -= q  # p - step_size (m / denom)
 
     def write_state(self) -> None:
         """The array state into ``optimizer.state``, as its own step() would have left it."""
@@ -292,7 +321,7 @@ class ArrayTrainer:
         self.static = False
         if task.kind != "custom":
             rule = TRACED[task.name]
-            scalar = task.width == 1 and task.name != "cross_entropy"
+            scalar = task.kind == "binary"  # a score and a label; else lists of outputs and targets
 
             def named_loss(x: list[Value], target: list[Value]) -> tuple[Value, Any]:
                 out = _one(model(x))
@@ -365,8 +394,8 @@ class ArrayTrainer:
     def grads_finite(self) -> bool:
         np = numpy()
         g = self.bound.grad
-        s = float(np.dot(g, g)) if len(g) else 0.0
-        return math.isfinite(s) or bool(np.isfinite(g).all())  # the squares may overflow while g is finite
+        # one sum: finite when every grad is (or it overflowed, which the element-wise check clears)
+        return math.isfinite(float(g.sum())) or bool(np.isfinite(g).all())
 
     def group_norm(self, k: int) -> float:
         return norm(self.bound.grad[self.groups[k]])

@@ -551,7 +551,7 @@ class _Run:
         self.groups, self.rng = groups, rng
         self.n_batches = _n_batches(len(X), batch_size, batchnorm)
         self.params = model.parameters()
-        self.last_good = model.state_dict()
+        self.last_good = self._snapshot()
         self.failure = ""
         self.total, self.hits, self.counted = 0.0, 0, True
         self.norm_sums = [0.0] * len(groups)
@@ -618,6 +618,10 @@ class _Run:
             history.grad_norms[name].append(self.norm_sums[k] / self.n_batches)
         return summary
 
+
+    def _snapshot(self) -> dict[str, float]:
+        """The weights before the first step, restored if it fails."""
+        return self.model.state_dict()
 
     def state_dict(self) -> dict[str, float]:
         """The model's weights now (for early stopping's best epoch)."""
@@ -700,6 +704,9 @@ class _CompiledRun(_Run):
         else:
             self.hits += correct
         return loss
+
+    def _snapshot(self) -> dict[str, float]:
+        return {}  # the trainer keeps the last good weights as an array; _fail puts them in the model
 
     def _fail(self) -> float | None:
         """None, after putting the weights before the last good step in the model (which _Run.epoch

@@ -542,6 +542,10 @@ class CompiledFunction:
         result = plan.run(X, params, live, None if seeds is None else seeds[:len(pending)], input_grads,
                           grads)
         ok = result.ok
+        if result.all_ok:  # the common case: nothing left for another trace or the exact replay
+            self._keep(t, args, pending, result, grads, direct, seed, who, out)
+            self._last = t
+            return pending[:0]
         if ok.all():
             self._keep(t, args, pending, result, grads, direct, seed, who, out)
         elif ok.any():
@@ -552,7 +556,11 @@ class CompiledFunction:
             else:
                 # the backward runs only when every sample fits: run it on those that do
                 again = plan.run(X[:, ok], params, live, seeds[:len(fits)], input_grads, grads)
-                self._keep(t, args, fits, again, grads, direct, seed, who, out)
+                if again.all_ok:
+                    self._keep(t, args, fits, again, grads, direct, seed, who, out)
+                else:  # a float() guard that held by an ulp (BLAS adds in its own order): exactly
+                    for b in fits:
+                        self._exactly(args, int(b), who, seed, out)
         for b in pending[(result.failed_guard < 0) & ~ok]:
             self._exactly(args, int(b), who, seed, out)  # a checked op left the finite range
         self._last = t

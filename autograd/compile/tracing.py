@@ -8,6 +8,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from .. import collector
 from .. import value as _value
 from ..backprop import toposort
 from ..value import Constant, Value
@@ -50,10 +51,15 @@ def trace(
     # NOTE: tracing turns grad on in this thread: inside no_grad() every op would return a Constant and
     # the trace would record a constant function. Other threads' ops, comparisons and float() calls
     # report to their own (absent) tracer, never to this one.
-    with _value.tracing(tracer):
-        out = f(*call_args(leaves))
-    out_values, spec = _flatten_output(out, name)
-    return _build(name, leaves, out, out_values, spec, tracer.events)
+    try:
+        with _value.tracing(tracer):
+            out = f(*call_args(leaves))
+        out_values, spec = _flatten_output(out, name)
+        return _build(name, leaves, out, out_values, spec, tracer.events)
+    finally:
+        # NOTE: the traced graph is a record (kept for draw_graph), never backpropagated: the collector
+        # hold its first node started would otherwise last as long as the compiled function does
+        collector.release()
 
 
 def _flatten_output(out: Any, name: str) -> tuple[list[Value], Spec]:

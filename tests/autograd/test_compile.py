@@ -585,3 +585,118 @@ def test_draw_graph_takes_the_compiled_function_or_its_program() -> None:
     assert draw_graph(f).source == expected
     assert draw_graph(f.program).source == expected
     assert "tanh" in expected and "*" in expected
+
+
+# -- the lowering: a layer as one matrix product ----------------------------------------------------------
+
+
+def _kernels(sizes: list[int], expand: bool = False) -> list[str]:
+    import nn
+
+    model = nn.MLP(sizes[0], sizes[1:], seed=0, expand=expand)
+    f = compile(lambda x, t: nn.compiled.mse(model(x), t))
+    rng = np.random.default_rng(0)
+    f.backward_batch(rng.normal(size=(4, sizes[0])), rng.normal(size=(4, sizes[-1])))
+    return [g.op for g in f._last.plan.groups]  # type: ignore[union-attr]
+
+
+def test_the_number_of_array_operations_grows_with_depth_not_width() -> None:
+    narrow, wide = _kernels([3, 4, 4, 2]), _kernels([3, 64, 64, 2])
+    assert narrow == wide  # the same kernels, whatever the width
+    assert narrow.count("dense") == 3  # one matrix product per layer
+    deeper = _kernels([3, 4, 4, 4, 4, 2])
+    assert deeper.count("dense") == 5 and len(deeper) == len(narrow) + 4  # a dense and a relu per layer
+    assert _kernels([3, 64, 64, 2], expand=True) == wide  # micrograd's * and + graph lowers the same
+
+
+def test_a_trace_releases_the_collector_hold_of_its_graph() -> None:
+    import gc
+
+    thresholds = gc.get_threshold()
+    f = compile(lambda x: (x * 2).tanh())
+    f(1.0)
+    assert gc.get_threshold() == thresholds  # the traced graph lives on in f.graph, the hold does not
+
+
+# -- Bound: parameters held in arrays -----------------------------------------------------------------------
+
+
+def test_bound_reads_the_array_adds_to_its_grad_and_writes_back_on_demand() -> None:
+    w, b = Value(0.5, label="w"), Value(-1.0, label="b")
+    c = Value(3.0, label="c")  # captured but not bound: read live, its grad in .grad
+    f = compile(lambda x, t: ((w * x + b) * c - t) ** 2, has_aux=False)
+    bound = f.bind([w, b])
+    assert bound.data.tolist() == [0.5, -1.0] and bound.grad.tolist() == [0.0, 0.0]
+    xs, ts = [1.0, 2.0, -1.0], [0.0, 1.0, 2.0]
+
+    def eager(wv: float, bv: float) -> tuple[float, list[float]]:
+        leaves = [Value(wv), Value(bv), Value(3.0)]
+        loss = sum(((leaves[0] * x + leaves[1]) * leaves[2] - t) ** 2 for x, t in zip(xs, ts)) / 3
+        return loss.data, list(gradients(loss, leaves))
+
+    loss = bound.backward_batch(xs, ts)
+    value, grads = eager(0.5, -1.0)
+    assert loss == pytest.approx(value, rel=1e-14)
+    assert bound.grad.tolist() == pytest.approx(grads[:2], rel=1e-14)
+    assert (w.grad, b.grad) == (0.0, 0.0) and c.grad == pytest.approx(grads[2], rel=1e-14)
+    bound.backward_batch(xs, ts)  # adds, as .grad does
+    assert bound.grad.tolist() == pytest.approx([2 * g for g in grads[:2]], rel=1e-14)
+    bound.zero_grad()
+    bound.data[:] = [0.25, 0.5]  # a training step on the array: the leaves wait for write()
+    assert (w.data, b.data) == (0.5, -1.0)
+    assert bound.backward_batch(xs, ts) == pytest.approx(eager(0.25, 0.5)[0], rel=1e-14)
+    assert bound.batch(xs, ts)[:, 0].tolist() == pytest.approx(
+        [((0.25 * x + 0.5) * 3 - t) ** 2 for x, t in zip(xs, ts)], rel=1e-14)
+    bound.write()
+    assert (w.data, b.data) == (0.25, 0.5)
+    w.data = 1.0
+    bound.read()
+    assert bound.data.tolist() == [1.0, 0.5]
+
+
+def test_bound_writes_the_array_into_the_leaves_before_a_new_trace() -> None:
+    w = Value(1.0)
+    f = compile(lambda x: w * x if w * x > 0 else -(w * x))  # a guard on the parameter's sign
+    bound = f.bind([w])
+    assert bound.batch([2.0]).tolist() == [[2.0]]
+    bound.data[0] = -1.0  # the guard flips: the new branch is traced on the array's number
+    assert bound.batch([2.0, 3.0]).tolist() == [[2.0], [3.0]]
+    assert w.data == -1.0 and f.n_traces == 2
+
+
+def test_bound_aux_comes_back_as_an_array_and_bad_params_are_refused() -> None:
+    w = Value(2.0)
+    f = compile(lambda x: ((w * x) ** 2, [w * x, x]), has_aux=True)
+    loss, aux = f.bind([w]).backward_batch([1.0, 3.0])
+    assert loss == 20.0 and aux.tolist() == [[2.0, 1.0], [6.0, 3.0]]
+    with pytest.raises(TypeError, match="list of Values"):
+        f.bind(w)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"params\[1\] must be a Value"):
+        f.bind([w, 1.0])  # type: ignore[list-item]
+    with pytest.raises(ValueError, match="appears twice"):
+        f.bind([w, w])
+
+
+def test_bound_under_detect_anomaly_keeps_no_grad_of_a_failing_batch() -> None:
+    w = Value(0.0)
+    f = compile(lambda x: (w * x).sqrt())  # d sqrt at 0: inf times 0 gives nan in the backward
+    bound = f.bind([w])
+    with detect_anomaly(), pytest.raises(FloatingPointError):
+        bound.backward_batch([1.0, 2.0])
+    assert bound.grad.tolist() == [0.0]
+
+
+def test_a_group_whose_operands_all_repeat_fills_every_row() -> None:
+    # (o - t) twice per output, for (o - t) * (o - t): both operands of the subtractions repeat
+    w = [Value(0.5), Value(-1.5)]
+
+    def f(x: Any, t: Any) -> Value:
+        outs = [w[0] * x[0], w[1] * x[1]]
+        terms = [((o - tt) * (o - tt) + 1.0).sqrt() for o, tt in zip(outs, t)]
+        return terms[0] + terms[1]
+
+    X, T = [[1.0, 2.0], [0.5, -1.0], [2.0, 0.0]], [[0.3, 0.1], [-0.2, 0.4], [1.0, 1.0]]
+    values, grads = compile(f).value_and_grad_batch(X, T)
+    for x, t, v, g in zip(X, T, values, grads):
+        ev, eg = eager_value_and_grads(lambda *p: f(p[:2], p[2:]), *x, *t)
+        assert close(v, ev, rel=1e-14) and all(close(a, b, rel=1e-13) for a, b in zip([*g[0], *g[1]], eg))
