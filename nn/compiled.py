@@ -157,24 +157,32 @@ class ArrayOptimizer:
             return all("momentum_buffer" in s for s in state.values())
         return len({s["step"] for s in state.values()}) == 1
 
-    def step(self, data: Any, grad: Any) -> None:
-        """One update of ``data`` from ``grad`` (the whole arrays; the optimizer's entries are used)."""
+    def step(self, data: Any, grad: Any, out: Any = None) -> None:
+        """One update from ``grad`` of the parameters in ``data`` (whole arrays, the optimizer's entries
+        used), written to ``out`` (default: ``data`` itself; else ``data`` is left as it was)."""
         np = numpy()
         pos = self.positions
-        p = data if pos is None else data[pos]
-        g = grad if pos is None else grad[pos]
+        if out is None:
+            out = data
+        if pos is None:
+            p, g, dest = data, grad, out
+        else:
+            if out is not data:
+                out[:] = data
+            p, g = data[pos], grad[pos]
+            dest = p  # a gathered copy: updated in place, then put back
         if self._t1 is None:
             # scratch arrays kept between steps, every operation in place: an update through new arrays
             # of 85,000 floats took 415 us against 47 us (their pages are touched afresh each time)
             self._t1, self._t2 = np.empty_like(p), np.empty_like(p)
         if self.kind is SGD:
-            self._sgd(p, g)
+            self._sgd(p, g, dest)
         else:
-            self._adam(p, g)
+            self._adam(p, g, dest)
         if pos is not None:
-            data[pos] = p
+            out[pos] = dest
 
-    def _sgd(self, p: Any, g: Any) -> None:
+    def _sgd(self, p: Any, g: Any, out: Any) -> None:
         # p - lr * g with g += wd * p and the momentum buffer first, as SGD.step (in place, the same
         # operations in the same order: x * c and c * x, x + y and y + x are the same float)
         np = numpy()
@@ -190,9 +198,9 @@ class ArrayOptimizer:
                 self.buf *= momentum
                 self.buf += g
             g = np.add(g, np.multiply(self.buf, momentum, out=t2), out=t2) if opt.nesterov else self.buf
-        p -= np.multiply(g, lr, out=t2)
+        np.subtract(p, np.multiply(g, lr, out=t2), out=out)
 
-    def _adam(self, p: Any, g: Any) -> None:
+    def _adam(self, p: Any, g: Any, out: Any) -> None:
         # Adam.step's rule in place (see _sgd)
         np = numpy()
         opt: Any = self.optimizer
@@ -203,7 +211,7 @@ class ArrayOptimizer:
         t = self.t
         if wd != 0:
             if self.kind is AdamW:
-                p *= 1 - lr * wd
+                p = np.multiply(p, 1 - lr * wd, out=out)
             else:
                 g = np.add(g, np.multiply(p, wd, out=t1), out=t1)
         m, v = self.m, self.v
@@ -225,7 +233,7 @@ class ArrayOptimizer:
         denom += eps
         q = np.divide(m, denom, out=t2)
         q *= step_size
-        p -= q  # p - step_size (m / denom)
+        np.subtract(p, q, out=out)  # p - step_size (m / denom)
 
     def write_state(self) -> None:
         """The array state into ``optimizer.state``, as its own step() would have left it."""
@@ -420,22 +428,26 @@ class ArrayTrainer:
         if coef < 1.0:
             grad[pos] = grad[pos] * coef
 
-    def save_good(self) -> None:
-        """The weights that just gave a finite loss and finite grads (restored if a later step fails)."""
-        self.last_good[:] = self.bound.data
-
     def restore_good(self) -> None:
+        """Back to the weights before the last update (a later step gave a nan or inf)."""
         self.bound.data[:] = self.last_good
         self.bound.write()
 
     def optimizer_step(self) -> None:
+        """The optimizer's update, keeping the weights before it (they gave a finite loss and finite
+        grads) as the last good ones."""
+        bound = self.bound
         if self.array_optimizer is not None:
-            self.array_optimizer.step(self.bound.data, self.bound.grad)
+            # the update goes to the other array and the two swap: no copy of the weights per step
+            # (85,000 floats: 49 us a batch)
+            self.array_optimizer.step(bound.data, bound.grad, out=self.last_good)
+            bound.data, self.last_good = self.last_good, bound.data
             return
+        self.last_good[:] = bound.data
         self._sync_grads()
-        self.bound.write()
+        bound.write()
         self.optimizer.step()
-        self.bound.read()
+        bound.read()
 
     def _sync_grads(self) -> None:
         for p, g in zip(self.params, self.bound.grad.tolist()):

@@ -695,8 +695,7 @@ class _CompiledRun(_Run):
             self.norm_sums[k] += t.group_norm(k)
         if self.max_grad_norm is not None:
             t.clip(self.max_grad_norm)
-        t.save_good()
-        t.optimizer_step()
+        t.optimizer_step()  # keeps the weights before it, restored if a later step fails
         self.total += loss * len(xb)
         correct = t.correct(outs, t.batch_labels(xb))
         if correct is None:
