@@ -44,6 +44,15 @@ def _load_numpy() -> Any:
 # the 4,801 ops of a digits MLP(64, [32, 10]) sample).
 GENERATE_AFTER = 50
 
+# A batch goes through the batched replay unless replaying its samples one by one is cheaper, as it is for
+# a few samples of a small program: the batched replay costs about BATCHED_US[0] + BATCHED_US[1] per
+# kernel (forward and backward) whatever the batch, the scalar one SCALAR_US[0] + SCALAR_US[1] per operand
+# of the program, per sample (microseconds, measured: MLP(2, [4, 1]) and a logistic loss, 44 operands
+# and 10 kernels, 22 us a sample against 151 us a batch; MLP(2, [16, 16, 1]), 684 operands, 174 against
+# 244). It keeps fit(compile=True) from being slower than eager training at a batch size of 1.
+BATCHED_US = (40.0, 12.0)
+SCALAR_US = (15.0, 0.27)
+
 # A compiled function keeps at most this many traces (one per distinct branch, argument shape and static
 # value); past it, calls run eagerly with a warning instead of filling memory.
 MAX_TRACES = 64
@@ -128,6 +137,22 @@ class _Trace:
         self._replays: dict[bool, Replay] = {}
         self._interpreted = {False: 0, True: 0}
         self._plan: Any = None
+        self._costs: tuple[float, float] | None = None
+
+    def one_by_one(self, n: int) -> bool:
+        """Whether n samples replay faster one at a time (scalar) than as a batch (see BATCHED_US)."""
+        if self._costs is None:
+            p = self.program
+            operands = sum(len(ins.ins) for ins in p.instructions) + len(p.captured_slots)
+            # the batched replay's kernels: about one per kind of op at each depth
+            depth: dict[int, int] = {}
+            kinds = set()
+            for ins in p.instructions:
+                d = depth[ins.out] = 1 + max((depth.get(s, 0) for s in ins.ins), default=0)
+                kinds.add((ins.op, d))
+            self._costs = (SCALAR_US[0] + SCALAR_US[1] * operands, BATCHED_US[0] + BATCHED_US[1] * len(kinds))
+        scalar, batched = self._costs
+        return n * scalar < batched
 
     def replay(self, flat: Sequence[float], captured: Sequence[float], with_grad: bool,
                checked: bool) -> Result:
@@ -518,13 +543,19 @@ class CompiledFunction:
             for t in list(self._cache.get(key, ())):
                 if not len(pending):
                     break
+                if t.one_by_one(len(pending)):
+                    for b in pending:
+                        self._exactly(args, int(b), who, seed, out)
+                    pending = pending[:0]
+                    break
                 pending = self._run_plan(t, args, X if whole else X[:, pending], pending, seeds,
                                          input_grads, who, out)
                 whole = False
             while len(pending):
                 t = self._exactly(args, int(pending[0]), who, seed, out)
                 pending = pending[1:]
-                if len(pending) and any(t is c for c in self._cache.get(key, ())):
+                if len(pending) and any(t is c for c in self._cache.get(key, ())) \
+                        and not t.one_by_one(len(pending)):
                     pending = self._run_plan(t, args, X[:, pending], pending, seeds, input_grads, who, out)
 
     def _run_plan(self, t: _Trace, args: tuple[Any, ...], X: Any, pending: Any, seeds: Any,

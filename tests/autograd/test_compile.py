@@ -33,6 +33,13 @@ from autograd.testing import graphs, points
 compile_module = sys.modules["autograd.compile.function"]
 
 
+@pytest.fixture(autouse=True)
+def always_batched(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The batched replay for every batch, however small: these tests are about it (a few samples of a
+    small program would otherwise replay one by one, see test_small_batches_of_small_programs...)."""
+    monkeypatch.setattr(compile_module, "BATCHED_US", (0.0, 0.0))
+
+
 def eager_value_and_grads(f: Any, *xs: float) -> tuple[float, tuple[float, ...]]:
     """The oracle: f on fresh leaves, then gradients(), as value_and_grad does."""
     leaves = [Value(x) for x in xs]
@@ -700,3 +707,20 @@ def test_a_group_whose_operands_all_repeat_fills_every_row() -> None:
     for x, t, v, g in zip(X, T, values, grads):
         ev, eg = eager_value_and_grads(lambda *p: f(p[:2], p[2:]), *x, *t)
         assert close(v, ev, rel=1e-14) and all(close(a, b, rel=1e-13) for a, b in zip([*g[0], *g[1]], eg))
+
+
+def test_small_batches_of_small_programs_replay_one_by_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    import nn
+
+    monkeypatch.undo()  # the real costs
+    small = compile(lambda x: (x * 2.0).tanh())
+    small.backward_batch([0.5])
+    t = small._last
+    assert t.one_by_one(1) and not t.one_by_one(100)
+    model = nn.MLP(8, [64, 64, 1], seed=0)
+    big = compile(lambda x: model(x))
+    big.batch([[0.1] * 8])
+    assert not big._last.one_by_one(2)  # 4,800 operands: a batch of two is worth a batched replay
+    # either way, the same numbers as eager
+    xs = [0.5, -1.0, 2.0]
+    assert small.batch(xs) == [(Value(x) * 2.0).tanh().data for x in xs]

@@ -32,6 +32,13 @@ from autograd import (
 compile_module = sys.modules["autograd.compile.function"]
 
 
+@pytest.fixture(autouse=True)
+def always_batched(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The batched replay for every batch, however small: these tests are about it (a few samples of a
+    small program would otherwise replay one by one, see test_small_batches_of_small_programs...)."""
+    monkeypatch.setattr(compile_module, "BATCHED_US", (0.0, 0.0))
+
+
 def neuron(w0: Any, w1: Any, x0: Any, x1: Any, b: Any) -> Any:
     return linear([w0, w1], [x0, x1], b).tanh()
 
