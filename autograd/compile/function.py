@@ -572,11 +572,11 @@ class CompiledFunction:
         params, live = source.param_array(plan), source.live_values(plan)
         result = plan.run(X, params, live, None if seeds is None else seeds[:len(pending)], input_grads,
                           grads)
-        ok = result.ok
         if result.all_ok:  # the common case: nothing left for another trace or the exact replay
             self._keep(t, args, pending, result, grads, direct, seed, who, out)
             self._last = t
             return pending[:0]
+        ok = result.ok
         if ok.all():
             self._keep(t, args, pending, result, grads, direct, seed, who, out)
         elif ok.any():

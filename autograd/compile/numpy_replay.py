@@ -256,8 +256,8 @@ class Group:
 
 class BatchResult(NamedTuple):
     outputs: Array  # (n_outputs, B)
-    ok: Array  # (B,) bool: passed every guard, and no checked op left the finite range
-    failed_guard: Array  # (B,) int: the first guard the sample failed, -1 if none
+    ok: Array  # (B,) bool: passed every guard, and no checked op left the finite range (None if all_ok)
+    failed_guard: Array  # (B,) int: the first guard the sample failed, -1 if none (None if all_ok)
     input_grads: Array | None  # (n_inputs, B), per sample
     live_grads: Array | None  # (n_live,): the grads of the captured leaves read live, summed over the batch
     all_ok: bool = False  # every sample ok (then ok and failed_guard say nothing more)
@@ -377,9 +377,11 @@ class Plan:
                 if not holds.all():
                     failed = np.where(holds, np.full(B, -1) if failed is None else failed, i)
             all_ok = failed is None and not bad.any()
-            if failed is None:
-                failed = np.full(B, -1)
-            ok = np.ones(B, dtype=bool) if all_ok else (failed < 0) & ~bad
+            ok = None
+            if not all_ok:
+                if failed is None:
+                    failed = np.full(B, -1)
+                ok = (failed < 0) & ~bad
             if all(k == BATCH for k, _ in self.outputs):  # a copy: the rows are used again next run
                 outputs = vals[self.output_rows]
             else:
