@@ -195,93 +195,86 @@ def test_array_rules_go_on_from_the_optimizers_state_and_update_only_its_paramet
 # -- what cannot be replayed, and what a replay cannot compute ----------------------------------------------
 
 
-def test_a_custom_loss_that_takes_values_as_targets_is_traced_once() -> None:
-    X, y = data("vectors2")
-
-    def huber(outputs: list[Any], targets: list[Any]) -> Value:
-        terms = [((o - t) * (o - t) + 1.0).sqrt() - 1.0 for out, tar in zip(outputs, targets)
-                 for o, t in zip(out, tar)]
-        total = terms[0]
-        for t in terms[1:]:
-            total = total + t
-        return total / len(terms)
-
+def fit_both(make: Any, X: list[Any], y: list[Any], loss: Any, lr: float = 0.1,
+             **kw: Any) -> list[tuple[list[float], Any, list[str]]]:
+    """fit(compile=False), then fit(compile=True), each on a fresh ``make()`` with SGD: the weights, the
+    history and the warnings of each."""
     runs = []
     for compile_ in (False, True):
-        model = MLP(3, [5, 2], seed=0)
-        with warnings.catch_warnings():
-            warnings.simplefilter("error")
-            fit(model, X, y, loss=huber, optimizer=SGD(model.parameters(), lr=0.1), epochs=2, batch_size=8,
-                progress=False, compile=compile_)
-        runs.append(model.state_dict())
-    assert close(list(runs[1].values()), list(runs[0].values()))
+        model = make()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            history = fit(model, X, y, loss=loss, optimizer=SGD(model.parameters(), lr=lr), progress=False,
+                          compile=compile_, **kw)
+        runs.append((list(model.state_dict().values()), history, [str(w.message) for w in caught]))
+    return runs
+
+
+def _mean(terms: list[Value]) -> Value:
+    total = terms[0]
+    for t in terms[1:]:
+        total = total + t
+    return total / len(terms)
+
+
+def test_a_custom_loss_that_takes_values_as_targets_is_traced_once() -> None:
+    def huber(outputs: list[Any], targets: list[Any]) -> Value:
+        return _mean([((o - t) * (o - t) + 1.0).sqrt() - 1.0 for out, tar in zip(outputs, targets)
+                      for o, t in zip(out, tar)])
+
+    (eager, _, _), (replayed, _, messages) = fit_both(lambda: MLP(3, [5, 2], seed=0), *data("vectors2"),
+                                                      huber, epochs=2, batch_size=8)
+    assert close(replayed, eager) and messages == []
 
 
 def test_a_custom_loss_on_int_labels_traces_once_per_label() -> None:
     X, y = make_spirals(30, n_classes=3, noise=0.1, seed=0)
-    runs = []
-    for compile_ in (False, True):
-        model = MLP(2, [6, 3], seed=0)
-        with warnings.catch_warnings():
-            warnings.simplefilter("error")
-            h = fit(model, X, y, loss=losses.cross_entropy, optimizer=SGD(model.parameters(), lr=0.2),
-                    epochs=2, batch_size=8, progress=False, compile=compile_)
-        runs.append((model.state_dict(), h))
-    assert close(list(runs[1][0].values()), list(runs[0][0].values()))
-    assert runs[1][1].train_accuracy == runs[0][1].train_accuracy
+    (eager, h0, _), (replayed, h1, messages) = fit_both(lambda: MLP(2, [6, 3], seed=0), X, y,
+                                                        losses.cross_entropy, lr=0.2, epochs=2, batch_size=8)
+    assert close(replayed, eager) and h1.train_accuracy == h0.train_accuracy and messages == []
 
 
 def test_a_custom_loss_on_numbers_only_says_so_once_and_trains_eagerly() -> None:
-    X, y = data("scalar")
-    runs = []
-    for compile_ in (False, True):
-        model = MLP(3, [5, 1], seed=0)
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            fit(model, X, y, loss=losses.mse, optimizer=SGD(model.parameters(), lr=0.1), epochs=2,
-                batch_size=8, progress=False, compile=compile_)
-        runs.append(model.state_dict())
-        messages = [str(w.message) for w in caught]
-        assert messages == ([] if not compile_ else [messages[0]])
+    (eager, _, none), (replayed, _, messages) = fit_both(lambda: MLP(3, [5, 1], seed=0), *data("scalar"),
+                                                         losses.mse, epochs=2, batch_size=8)
+    assert none == [] and len(messages) == 1
     assert "takes its targets as numbers only" in messages[0] and "training eagerly" in messages[0]
-    assert runs[0] == runs[1]  # the same eager training, bit for bit
+    assert replayed == eager  # the same eager training, bit for bit
 
 
-def test_a_loss_that_branches_on_values_is_given_up_after_a_few_traces() -> None:
-    X, y = data("scalar", n=60)
-
+def test_a_loss_that_branches_on_values_replays_each_branch() -> None:
     def branchy(outputs: list[Any], targets: list[Any]) -> Value:
-        terms = [(o - t) * (o - t) if o > t else (t - o) * 0.5 for o, t in zip(outputs, targets)]
-        total = terms[0]
-        for term in terms[1:]:
-            total = total + term
-        return total / len(terms)
+        return _mean([(o - t) * (o - t) if o > t else (t - o) * 0.5 for o, t in zip(outputs, targets)])
 
-    runs = []
-    for compile_ in (False, True):
-        model = MLP(3, [4, 1], seed=0)
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            fit(model, X, y, loss=branchy, optimizer=SGD(model.parameters(), lr=0.05), epochs=3, batch_size=1,
-                progress=False, compile=compile_)
-        runs.append(model.state_dict())
-    # one program per branch taken is fine (two here: o > t and not): it stays compiled and equal
-    assert close(list(runs[1].values()), list(runs[0].values()))
-    assert [str(w.message) for w in caught] == []
+    # one program per branch taken (two: o > t and not), each sample replayed by the one its guard picks
+    (eager, _, _), (replayed, _, messages) = fit_both(lambda: MLP(3, [4, 1], seed=0), *data("scalar", n=60),
+                                                      branchy, lr=0.05, epochs=3, batch_size=6)
+    assert close(replayed, eager) and messages == []
+
+
+def test_a_loss_that_keeps_retracing_is_given_up_once_and_training_goes_on_eagerly() -> None:
+    def baked(outputs: list[Any], targets: list[Any]) -> Value:
+        # float() bakes each sample's number into its trace: every sample is a new program
+        return _mean([(o - t) * (o - t) * (1.0 + 0.0 * float(o)) for o, t in zip(outputs, targets)])
+
+    (eager, h0, _), (replayed, h1, messages) = fit_both(lambda: MLP(3, [4, 1], seed=0), *data("scalar", n=40),
+                                                        baked, lr=0.05, epochs=2, batch_size=8)
+    assert len(messages) == 1 and "branches on values" in messages[0] and "training eagerly" in messages[0]
+    assert close(replayed, eager) and close(h1.train_loss, h0.train_loss)
 
 
 def test_a_batch_whose_traced_loss_overflows_trains_eagerly_as_fit_without_compile() -> None:
     # logits 800 apart: exp(z_j - z_target) overflows in the traced cross-entropy, not in nn.losses'
-    X, y = [[1.0, 0.0], [0.0, 1.0]] * 4, [1, 0] * 4
-    runs = []
-    for compile_ in (False, True):
+    def make() -> MLP:
         model = MLP(2, [2], "linear", seed=0)
         model.layers[0].neurons[0].w[0].data = 800.0
-        h = fit(model, X, y, loss="cross_entropy", optimizer=SGD(model.parameters(), lr=0.001), epochs=2,
-                batch_size=4, progress=False, compile=compile_)
-        runs.append((model.state_dict(), h.train_loss))
-    assert close(list(runs[1][0].values()), list(runs[0][0].values()))
-    assert close(runs[1][1], runs[0][1]) and runs[0][1][0] > 100  # a huge but finite loss
+        return model
+
+    X, y = [[1.0, 0.0], [0.0, 1.0]] * 4, [1, 0] * 4
+    (eager, h0, _), (replayed, h1, messages) = fit_both(make, X, y, "cross_entropy", lr=0.001, epochs=2,
+                                                        batch_size=4)
+    assert close(replayed, eager) and close(h1.train_loss, h0.train_loss) and messages == []
+    assert h0.train_loss[0] > 100  # a huge but finite loss
 
 
 def test_a_probability_outside_0_1_raises_as_eagerly() -> None:
@@ -325,27 +318,3 @@ def test_an_interrupt_leaves_the_weights_trained_so_far_in_the_model(monkeypatch
     assert [p.data for p in model.parameters()] == trainers[0].snapshot.tolist()
     assert len(optimizer.state) == len(optimizer.params)  # four steps' momentum, back in the optimizer
 
-
-def test_a_loss_that_keeps_retracing_is_given_up_once_and_training_goes_on_eagerly() -> None:
-    X, y = data("scalar", n=40)
-
-    def baked(outputs: list[Any], targets: list[Any]) -> Value:
-        # float() bakes each sample's number into its trace: every sample is a new program
-        terms = [(o - t) * (o - t) * (1.0 + 0.0 * float(o)) for o, t in zip(outputs, targets)]
-        total = terms[0]
-        for term in terms[1:]:
-            total = total + term
-        return total / len(terms)
-
-    runs = []
-    for compile_ in (False, True):
-        model = MLP(3, [4, 1], seed=0)
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            h = fit(model, X, y, loss=baked, optimizer=SGD(model.parameters(), lr=0.05), epochs=2,
-                    batch_size=8, progress=False, compile=compile_)
-        runs.append((model.state_dict(), h.train_loss))
-    messages = [str(w.message) for w in caught]
-    assert len(messages) == 1 and "branches on values" in messages[0] and "training eagerly" in messages[0]
-    assert close(list(runs[1][0].values()), list(runs[0][0].values()))
-    assert close(runs[1][1], runs[0][1])
