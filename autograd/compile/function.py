@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import math
 import numbers
 import warnings
 from collections.abc import Callable, Hashable, Iterator, Sequence
@@ -142,15 +143,12 @@ class _Trace:
     def one_by_one(self, n: int) -> bool:
         """Whether n samples replay faster one at a time (scalar) than as a batch (see BATCHED_US)."""
         if self._costs is None:
+            from .lowering import lower  # pure Python: the kernels of the batched replay, counted
+
             p = self.program
             operands = sum(len(ins.ins) for ins in p.instructions) + len(p.captured_slots)
-            # the batched replay's kernels: about one per kind of op at each depth
-            depth: dict[int, int] = {}
-            kinds = set()
-            for ins in p.instructions:
-                d = depth[ins.out] = 1 + max((depth.get(s, 0) for s in ins.ins), default=0)
-                kinds.add((ins.op, d))
-            self._costs = (SCALAR_US[0] + SCALAR_US[1] * operands, BATCHED_US[0] + BATCHED_US[1] * len(kinds))
+            kernels = len(lower(p, {}).kernels)
+            self._costs = (SCALAR_US[0] + SCALAR_US[1] * operands, BATCHED_US[0] + BATCHED_US[1] * kernels)
         scalar, batched = self._costs
         return n * scalar < batched
 
@@ -650,7 +648,7 @@ class CompiledFunction:
                 spec = _shape_spec(arr.shape[1:])
             else:
                 spec = _spec_of(_to_python(a[0]))
-                if int(np.prod(arr.shape[1:])) != _size(spec):
+                if math.prod(arr.shape[1:]) != _size(spec):
                     raise ValueError(
                         f"compiled {self.name}.{who}: argument {self._arg_name(i)} has shape {arr.shape}; "
                         f"every sample must have the shape of the first"
