@@ -86,8 +86,11 @@ def table(result: dict[str, Any]) -> list[str]:
     (micrograd's, unless the result names another)."""
     baseline = result.get("baseline", BASELINE)
     metrics = [(key, label) for key, label in result["metrics"]]
+    # a ratio column for each figure the baseline engine has too
     ratio_keys = {key for key, _ in metrics
-                  if any(isinstance(r["values"].get(key), float) for r in result["rows"])}
+                  if any(isinstance(r["values"].get(key), float) for r in result["rows"])
+                  and any(isinstance(r["values"].get(key), float) for r in result["rows"]
+                          if r["engine"] == baseline)}
     header = ["engine", "case"]
     for key, label in metrics:
         header.append(label)

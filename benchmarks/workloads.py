@@ -442,7 +442,6 @@ MICROGRAD_CHAIN = 900
 def _chain_memory(engine: engines.Scalar) -> Row:
     """Bytes per node of a chain of 10^5 muls (tracemalloc; the backward peak where it can backprop)."""
     fresh_heap()
-    before = rss_bytes()
     tracemalloc.start()
     root, _ = engines.chain(engine, MICROGRAD_CHAIN if engine.name == engines.BASELINE else MEMORY_CHAIN)
     graph, _ = tracemalloc.get_traced_memory()
@@ -454,12 +453,12 @@ def _chain_memory(engine: engines.Scalar) -> Row:
     except RecursionError:
         pass
     tracemalloc.stop()
-    rss = rss_bytes() - before
     n = engine.count_nodes(root)
     del root
     log(f"memory {engine.name}, chain: {graph / n:.0f} B/node")
+    # (no RSS figure: after the fanin graphs were freed, the chain reuses their memory)
     return row(engine.name, f"chain, {n:,} nodes", graph_bytes=graph / n,
-               backward_peak_bytes=peak / n if isinstance(peak, int) else peak, rss_bytes=rss / n)
+               backward_peak_bytes=peak / n if isinstance(peak, int) else peak)
 
 
 # --------------------------------------------------------------------------------------------------
