@@ -2,7 +2,7 @@
 
 from .backprop import detect_anomaly, gradients, is_anomaly_enabled, toposort
 from .collector import is_gc_hold_enabled, set_gc_hold
-from .compile import CompiledFunction, GuardError, compile
+from .compile import Bound, CompiledFunction, GuardError, compile
 from .functional import grad, hessian, value_and_grad
 from .gradcheck import GradcheckError, gradcheck
 from .ops import OPS
@@ -13,6 +13,7 @@ __all__ = [
     "OPS",
     "Stepper",
     "BackwardStep",
+    "Bound",
     "Constant",
     "CompiledFunction",
     "Contribution",

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from typing import Any, Union
 
 from . import collector as _collector
-from .ops import OPS, Op, singular_derivatives, weighted_sum
+from .ops import _MAX, _MIN, OPS, Op, _dot, singular_derivatives, weighted_sum
 
 Number = Union[int, float]
 Operand = Union["Value", int, float]
@@ -79,9 +79,22 @@ def is_grad_enabled() -> bool:
 
 
 # -- building nodes ------------------------------------------------------------------------------------
-# NOTE: the y slot of a node with more than two parents (a linear node): its parents are then the
-# tuple in x, their local derivatives the tuple in dx.
-_MANY: Any = object()
+class _Many:
+    """The y slot's mark of a node with more than two parents (a linear node): its parents are then the
+    tuple in x, their local derivatives the tuple in dx."""
+
+    __slots__ = ()
+
+    def __reduce__(self) -> str:
+        # NOTE: pickled (and deep-copied) as the module's own _MANY: a copy of a bare object() was another
+        # object, so a copied linear node read its tuple of parents as one parent and backward failed
+        return "_MANY"
+
+    def __repr__(self) -> str:
+        return "_MANY"
+
+
+_MANY: Any = _Many()
 _new = object.__new__
 
 
@@ -417,6 +430,8 @@ class Constant(Value):
 
 # -- the one n-ary op ------------------------------------------------------------------------------------
 _LINEAR = OPS["linear"]
+_linear_derivatives = _LINEAR.derivatives
+_NODE_TYPES = frozenset((Value, Constant))
 
 
 def linear(weights: Iterable[Operand], inputs: Iterable[Operand], bias: Operand | None = None) -> Value:
@@ -434,24 +449,64 @@ def linear(weights: Iterable[Operand], inputs: Iterable[Operand], bias: Operand 
     >>> [v.grad for v in w], [v.grad for v in x], b.grad
     ([3.0, 4.0], [2.0, -1.0], 1.0)
     """
+    # The common case, lists of Values and a Value bias (a neuron), runs inline: the numbers read by two
+    # list comprehensions (a number or a foreign object has no .data), every operand's type checked by one
+    # C-level pass, the dot product summed by _dot, the node filled here (a neuron of 16 inputs 3.5 ->
+    # ~1.9 us). Anything else takes the general path, which converts numbers and names a bad operand.
+    if type(weights) is list and type(inputs) is list and type(bias) is Value:
+        try:
+            wd = [w.data for w in weights]
+            xd = [x.data for x in inputs]
+        except AttributeError:
+            pass
+        else:
+            parents = (*weights, *inputs, bias)
+            if len(wd) == len(xd) and wd and _NODE_TYPES.issuperset(map(type, parents)):
+                out = _dot(wd, xd) + bias.data
+                if not _MIN <= out <= _MAX:
+                    out = weighted_sum(wd, xd, bias.data)  # raises on an overflow of finite operands
+                if _special and not _state.grad_enabled:
+                    return _constant_of(out)
+                rule = _LINEAR.derivatives  # read here, not once: testing.planted_rule swaps a rule
+                v = _new(Value)
+                v.data = out
+                v.grad = 0.0
+                v.label = ""
+                v.op = "linear"
+                v.arg = None
+                v.x = parents
+                v.y = _MANY
+                # the table's rule without unpacking 2n + 1 numbers into a call
+                v.dx = (*xd, *wd, 1.0) if rule is _linear_derivatives else rule(out, *wd, *xd, bias.data)
+                v.dy = 0.0
+                v._adjoint = None
+                if _collector.pending:
+                    _collector.hold(v)
+                return v
+    return _linear_general(weights, inputs, bias)
+
+
+def _linear_general(weights: Iterable[Operand], inputs: Iterable[Operand], bias: Operand | None) -> Value:
+    """linear() for any operands: numbers become Constants, anything else is named in a TypeError."""
+    b = bias if bias is None or type(bias) is Value else _as_value(bias)
+    if b is None and bias is not None:
+        raise TypeError(f"linear: bias must be a Value or a number, got {type(bias).__name__}")
     ws = _operands(weights, "weights")
     xs = _operands(inputs, "inputs")
     if len(ws) != len(xs):
         raise ValueError(f"linear: {len(ws)} weights for {len(xs)} inputs; give one weight per input")
     wd = [w.data for w in ws]
     xd = [x.data for x in xs]
-    if bias is None:
-        out = weighted_sum(wd, xd, None)
-        parents, numbers_ = (*ws, *xs), (*wd, *xd)
-    else:
-        b = bias if type(bias) is Value else _as_value(bias)
-        if b is None:
-            raise TypeError(f"linear: bias must be a Value or a number, got {type(bias).__name__}")
-        out = weighted_sum(wd, xd, b.data)
-        parents, numbers_ = (*ws, *xs, b), (*wd, *xd, b.data)
+    parents = (*ws, *xs) if b is None else (*ws, *xs, b)
+    out = weighted_sum(wd, xd, None if b is None else b.data)
     if (_special and not _state.grad_enabled) or not parents:  # no_grad, or the empty sum 0
         return _constant_of(out)
-    return _node(out, _LINEAR.name, parents, _MANY, _LINEAR.derivatives(out, *numbers_), 0.0, None)
+    rule = _LINEAR.derivatives
+    if rule is _linear_derivatives:
+        dx = (*xd, *wd) if b is None else (*xd, *wd, 1.0)
+    else:
+        dx = rule(out, *wd, *xd) if b is None else rule(out, *wd, *xd, b.data)
+    return _node(out, "linear", parents, _MANY, dx, 0.0, None)
 
 
 def _operands(items: Iterable[Operand], what: str) -> list[Value]:

@@ -1,6 +1,7 @@
 """Run the benchmark suite: one process per workload, then write benchmarks/RESULTS.md.
 
     python benchmarks/run.py                  # every workload, a few minutes on 2 cores
+    python benchmarks/run.py --quick          # the workloads of issue 14's targets, fewer repeats: ~1 min
     python benchmarks/run.py --full           # also chain at 10^7 (this engine), longer runs
     python benchmarks/run.py --only mlp_step  # some workloads (RESULTS.md keeps the others' last figures)
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import os
 import subprocess
 import sys
 import time
@@ -25,13 +27,18 @@ sys.path.insert(0, str(HERE))
 import report  # noqa: E402
 from workloads import CHAIN_FULL_DEPTH, WORKLOADS  # noqa: E402
 
-ORDER = ["chain", "mlp_step", "fanin", "memory", "digits_epoch"]
+ORDER = ["chain", "mlp_step", "fanin", "memory", "digits_epoch", "compiled_step", "fit_digits"]
+QUICK = ["mlp_step", "memory", "compiled_step", "fit_digits"]
 
 
-def run_workload(name: str, full: bool) -> dict[str, Any]:
+def run_workload(name: str, full: bool, quick: bool = False) -> dict[str, Any]:
     """Run one workload in a fresh interpreter; its progress streams to stderr, its result is JSON."""
-    command = [sys.executable, str(HERE / "workloads.py"), name, *(["--full"] if full else [])]
-    done = subprocess.run(command, stdout=subprocess.PIPE, text=True, check=False)
+    command = [sys.executable, str(HERE / "workloads.py"), name, *(["--full"] if full else []),
+               *(["--quick"] if quick else [])]
+    # NumPy's BLAS on one thread, as PyTorch: on a shared 2-core machine a second thread waits for the
+    # other core (and NumPy reads this only when it loads)
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    done = subprocess.run(command, stdout=subprocess.PIPE, text=True, check=False, env=env)
     if done.returncode != 0:
         raise RuntimeError(f"workload {name} failed (exit status {done.returncode}); see its output above")
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
@@ -59,6 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--full", action="store_true", help="include the long cases (chain 10^7)")
+    parser.add_argument("--quick", action="store_true",
+                        help=f"only {', '.join(QUICK)}, fewer repeats (about a minute)")
     parser.add_argument("--only", nargs="+", choices=ORDER, metavar="WORKLOAD",
                         help=f"run only these workloads ({', '.join(ORDER)})")
     parser.add_argument("--out", type=Path, default=HERE / "RESULTS.md", help="the markdown to write")
@@ -70,12 +79,14 @@ def main(argv: list[str] | None = None) -> int:
     results = dict(previous)
     failures = []
     start = time.perf_counter()
+    if args.quick and args.full:
+        parser.error("--quick and --full contradict each other; pass one")
     command = "python benchmarks/run.py" + (" --full" if args.full else "") + (
-        f" --only {' '.join(args.only)}" if args.only else "")
-    for name in args.only or ORDER:
+        " --quick" if args.quick else "") + (f" --only {' '.join(args.only)}" if args.only else "")
+    for name in args.only or (QUICK if args.quick else ORDER):
         print(f"== {name}", file=sys.stderr, flush=True)
         try:
-            result = run_workload(name, args.full)
+            result = run_workload(name, args.full, args.quick)
         except RuntimeError as error:
             failures.append(str(error))
             results.pop(name, None)

@@ -1,9 +1,10 @@
-"""The benchmark workloads: chain, mlp_step, fanin, memory and digits_epoch, every engine side by side.
+"""The benchmark workloads: chain, mlp_step, fanin, memory and digits_epoch, every engine side by side
+(and, from compiled_workloads.py, compiled_step and fit_digits against PyTorch on batched tensors).
 
-``python benchmarks/workloads.py NAME [--full]`` runs one workload in this process and prints its result
-as one JSON object on stdout (progress goes to stderr); ``run.py`` starts one such process per workload.
-A result lists rows (engine, case, figures); the report divides each figure by micrograd's from the
-same process.
+``python benchmarks/workloads.py NAME [--full | --quick]`` runs one workload in this process and prints its
+result as one JSON object on stdout (progress goes to stderr); ``run.py`` starts one such process per
+workload. A result lists rows (engine, case, figures); the report divides each figure by its baseline
+engine's (micrograd's unless the result names another) from the same process.
 """
 
 from __future__ import annotations
@@ -81,7 +82,7 @@ def _deepest(engine: engines.Scalar, limit: int) -> int:
     return lo
 
 
-def chain(full: bool) -> Result:
+def chain(full: bool, quick: bool = False) -> Result:
     rows: list[Row] = []
     notes: list[str] = []
     ref_for_failures: dict[str, str] = {}
@@ -158,19 +159,21 @@ def _moons() -> tuple[list[list[float]], list[float]]:
     return X, [2.0 * label - 1.0 for label in labels]  # SVM labels -1, +1
 
 
-def mlp_step(full: bool) -> Result:
+def mlp_step(full: bool, quick: bool = False) -> Result:
     X, y = _moons()
     weights = engines.init_weights(MLP_SIZES, WEIGHTS_SEED)
-    trainers = {name: engines.trainer(name, weights, "hinge", l2=1e-4) for name in engines.ENGINES}
+    # --quick: issue 14's targets only (no PyTorch 0-d, no collector-hold variants)
+    names = [n for n in engines.ENGINES if not (quick and n == "torch-0d")]
+    trainers = {name: engines.trainer(name, weights, "hinge", l2=1e-4) for name in names}
     first_loss = {}
     nodes = {}
     for name, t in trainers.items():
         nodes[name] = t.count_nodes(t.loss(X, y))
         first_loss[name] = t.step(X, y, lr=0.0)  # lr 0: every engine keeps the same weights
     times: dict[str, dict[str, list[float]]] = {n: {"on": [], "off": []} for n in trainers}
-    for _ in range(MLP_ROUNDS):
+    for _ in range(1 if quick else MLP_ROUNDS):
         for name, t in trainers.items():
-            steps = MLP_STEPS * (2 if full else 1) // (2 if name == "torch-0d" else 1)  # 1 s a step
+            steps = MLP_STEPS * (2 if full else 1) // (2 if name == "torch-0d" or quick else 1)  # 1 s a step
             step = functools.partial(t.step, X, y, lr=0.0)
             times[name]["on"].append(_loop_mean(step, steps))
             fresh_heap()
@@ -187,7 +190,8 @@ def mlp_step(full: bool) -> Result:
             "ns_per_node": on / nodes[name] * 1e9, "ns_per_node_gc_off": off / nodes[name] * 1e9}
         rows.append(row(name, "step", ms=on * 1e3, ms_gc_off=off * 1e3, **per_node,
                         nodes=nodes[name] or "", loss=f"{first_loss[name]:.12f}"))
-    rows += _gc_variants(trainers["chainrule"], X, y, MLP_STEPS * MLP_ROUNDS)
+    if not quick:
+        rows += _gc_variants(trainers["chainrule"], X, y, MLP_STEPS * MLP_ROUNDS)
     losses = list(first_loss.values())
     spread = (max(losses) - min(losses)) / abs(min(losses))
     if spread > 1e-9:
@@ -196,11 +200,18 @@ def mlp_step(full: bool) -> Result:
     mg = by[engines.BASELINE]
     checks = {
         "mlp_speedup_vs_micrograd": mg["ms"] / by["chainrule"]["ms"],
-        "mlp_speedup_vs_torch_0d": by["torch-0d"]["ms"] / by["chainrule"]["ms"],
+        "mlp_speedup_vs_micrograd_gc_off": mg["ms_gc_off"] / by["chainrule"]["ms_gc_off"],
         "mlp_speedup_vs_micrograd_per_node_gc_off":
             mg["ns_per_node_gc_off"] / by["chainrule"]["ns_per_node_gc_off"],
         "mlp_loss_spread": spread,
     }
+    if "torch-0d" in by:
+        checks["mlp_speedup_vs_torch_0d"] = by["torch-0d"]["ms"] / by["chainrule"]["ms"]
+    hold_note = [] if quick else [
+        "The last two rows are this engine's step with its collector hold turned off (Python's thresholds "
+        "throughout: what the hold buys), and with the collector disabled during each step and re-enabled "
+        "after it (the most any collector policy could buy; this engine's graphs hold no reference "
+        "cycles, so nothing is left for it to collect)."]
     return {"name": "mlp_step", "rows": rows, "checks": checks,
             "notes": [f"Loss of the first step, every engine from the same weights: {losses[0]:.12f} "
                       f"(largest relative difference between engines {spread:.1e}).",
@@ -208,12 +219,9 @@ def mlp_step(full: bool) -> Result:
                       "constants; PyTorch counts autograd Function nodes and leaves).",
                       f"ms/step (gc on) is the mean over a loop of steps after {MLP_WARMUP} untimed "
                       "ones, as training runs (the collector's full passes come every few steps); gc off "
-                      "is the median of single steps.",
-                      "The last two rows are this engine's step with its collector hold turned off "
-                      "(Python's thresholds throughout: what the hold buys), and with the collector "
-                      "disabled during each step and re-enabled after it (the most any collector policy "
-                      "could buy; this engine's graphs hold no reference cycles, so nothing is left for "
-                      "it to collect)."],
+                      "is the median of single steps. chainrule's neurons are one linear node each "
+                      "(nn's default); micrograd's and PyTorch 0-d's are products and sums.",
+                      *hold_note],
             "metrics": [("ms", "ms/step"), ("ms_gc_off", "ms/step, gc off"),
                         ("ns_per_node", "ns/node"), ("ns_per_node_gc_off", "ns/node, gc off"),
                         ("nodes", "nodes"), ("loss", "first loss")],
@@ -274,7 +282,7 @@ def _paused(step: Callable[[], Any]) -> Any:
 FANIN_TERMS = 10**5
 
 
-def fanin(full: bool) -> Result:
+def fanin(full: bool, quick: bool = False) -> Result:
     import random
 
     rng = random.Random(0)
@@ -363,7 +371,7 @@ def _fanin_batched(xs: list[float], ws: list[float], expected: float, reps: int)
 MEMORY_PAIRS = 25_000  # 50,000 leaves + 25,000 muls + 24,999 adds = 99,999 nodes
 
 
-def memory(full: bool) -> Result:
+def memory(full: bool, quick: bool = False) -> Result:
     import random
 
     rng = random.Random(0)
@@ -404,9 +412,18 @@ def memory(full: bool) -> Result:
     ours = {r["engine"]: r["values"] for r in rows}
     for r in rows:  # the cases differ in node count; compare with micrograd's row whatever its count
         r["ref"] = next(q["case"] for q in rows if q["engine"] == engines.BASELINE)
-    return {"name": "memory", "rows": rows, "checks": {"bytes_per_node": ours["chainrule"]["graph_bytes"]},
+    # (torch-0d: tracemalloc sees none of its C++ memory, and its chain under tracemalloc crashed)
+    chain_rows = [_chain_memory(engine) for engine in scalar if engine.name != "torch-0d"]
+    for r in chain_rows:
+        r["ref"] = next(q["case"] for q in chain_rows if q["engine"] == engines.BASELINE)
+    rows += chain_rows
+    checks = {"bytes_per_node": ours["chainrule"]["graph_bytes"],
+              "bytes_per_node_chain": chain_rows[0]["values"]["graph_bytes"]}
+    return {"name": "memory", "rows": rows, "checks": checks,
             "notes": ["Graph: the fanin graph with 25,000 products (leaves, muls and adds all count as "
-                      "nodes). graph: tracemalloc's count of the bytes the built graph holds; backward "
+                      "nodes), then a chain of 10^5 muls by one shared leaf (the chain workload's graph; "
+                      f"micrograd's {MICROGRAD_CHAIN} deep: freeing its 10^5 chain crashes the interpreter). "
+                      "graph: tracemalloc's count of the bytes the built graph holds; backward "
                       "peak: the most backward() holds on top of it; RSS: resident-memory growth while "
                       "building. tracemalloc does not see PyTorch's C++ allocations: for torch-0d only "
                       "the RSS figure is complete."],
@@ -414,6 +431,34 @@ def memory(full: bool) -> Result:
                         ("backward_peak_bytes", "backward peak bytes/node"),
                         ("rss_bytes", "bytes/node (RSS growth)")],
             "title": "memory: bytes per node of a 10^5-node graph"}
+
+
+MEMORY_CHAIN = 10**5
+# NOTE: freeing micrograd's chain 10^5 deep overflows the C stack (each node's closure frees the next, no
+# trashcan): the process dies with a segfault. Its chain is as deep as its backward reaches instead.
+MICROGRAD_CHAIN = 900
+
+
+def _chain_memory(engine: engines.Scalar) -> Row:
+    """Bytes per node of a chain of 10^5 muls (tracemalloc; the backward peak where it can backprop)."""
+    fresh_heap()
+    tracemalloc.start()
+    root, _ = engines.chain(engine, MICROGRAD_CHAIN if engine.name == engines.BASELINE else MEMORY_CHAIN)
+    graph, _ = tracemalloc.get_traced_memory()
+    tracemalloc.reset_peak()
+    peak: float | str = "RecursionError"
+    try:
+        engine.backward(root)
+        peak = tracemalloc.get_traced_memory()[1]
+    except RecursionError:
+        pass
+    tracemalloc.stop()
+    n = engine.count_nodes(root)
+    del root
+    log(f"memory {engine.name}, chain: {graph / n:.0f} B/node")
+    # (no RSS figure: after the fanin graphs were freed, the chain reuses their memory)
+    return row(engine.name, f"chain, {n:,} nodes", graph_bytes=graph / n,
+               backward_peak_bytes=peak / n if isinstance(peak, int) else peak)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -425,7 +470,7 @@ DIGITS_BATCH = 32
 DIGITS_LR = 0.5
 
 
-def digits_epoch(full: bool) -> Result:
+def digits_epoch(full: bool, quick: bool = False) -> Result:
     from nn.data import batches, load_digits
 
     X, labels = load_digits()
@@ -474,18 +519,30 @@ def _epoch(t: engines.Trainer, order: list[tuple[list[list[float]], list[list[fl
     return [t.step(Xb, yb, DIGITS_LR) for Xb, yb in order]
 
 
-WORKLOADS: dict[str, Callable[[bool], Result]] = {
-    "chain": chain, "mlp_step": mlp_step, "fanin": fanin, "memory": memory, "digits_epoch": digits_epoch}
+def _compiled(name: str) -> Callable[..., Result]:
+    def run(full: bool, quick: bool = False) -> Result:
+        import compiled_workloads
+
+        result: Result = getattr(compiled_workloads, name)(full, quick)
+        return result
+
+    return run
+
+
+WORKLOADS: dict[str, Callable[..., Result]] = {
+    "chain": chain, "mlp_step": mlp_step, "fanin": fanin, "memory": memory, "digits_epoch": digits_epoch,
+    "compiled_step": _compiled("compiled_step"), "fit_digits": _compiled("fit_digits")}
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("workload", choices=sorted(WORKLOADS))
     parser.add_argument("--full", action="store_true", help="the long cases too (chain 10^7, ...)")
+    parser.add_argument("--quick", action="store_true", help="fewer repeats (run.py --quick)")
     args = parser.parse_args(argv)
     start = time.perf_counter()
     engines.import_all()
-    result = WORKLOADS[args.workload](args.full)
+    result = WORKLOADS[args.workload](args.full, args.quick)
     result["seconds"] = time.perf_counter() - start  # wall time, to say how long a run takes
     print(json.dumps(result))
 

@@ -510,8 +510,9 @@ def _fit(config: TrainConfig, progress: bool, max_params: int) -> _Trained:
         # NOTE: fit warns when the loss turns nan or inf; the message is also in history.message, shown
         # as one line below instead of a warning with a source line.
         warnings.simplefilter("always")
-        # compile=True: the per-sample loss is traced once and replayed over each batch (a digits epoch
-        # in ~1 s instead of ~10 s eager); the command builds no BatchNorm, the one layer it refuses.
+        # compile=True: the per-sample loss is traced once and replayed over each batch, far faster than
+        # eager (benchmarks/RESULTS.md, fit_digits); the command builds no BatchNorm, which fit would
+        # train eagerly.
         history = fit(model, X_train, y_train, optimizer=optimizer, epochs=config.epochs,
                       batch_size=config.batch_size, progress=progress, seed=config.seed, compile=True)
     test = evaluate(model, X_test, y_test)

@@ -21,6 +21,7 @@ from autograd import Constant, Value, no_grad
 
 from . import losses
 from ._checks import positive_int
+from .compiled import ArrayTrainer, NotCompiled
 from .data import train_test_split
 from .layers import BatchNorm1d, Layer
 from .module import Module
@@ -266,12 +267,10 @@ def _forward_one(model: Module, x: list[Any]) -> Any:
 
 
 def _score(model: Module, task: _Task, X: list[Any], y: list[Any], chunk: int = 256,
-           compiled: autograd.CompiledFunction | None = None) -> Evaluation:
+           trainer: Any = None) -> Evaluation:
     """Mean loss and accuracy in eval mode without building a graph; restores the model's mode."""
-    if compiled is not None:
-        pairs = compiled.batch(X, _static_labels(y))  # (loss, outputs) per sample
-        hits = task.correct([out for _, out in pairs], y)
-        return Evaluation(sum(loss for loss, _ in pairs) / len(X), None if hits is None else hits / len(X))
+    if trainer is not None:  # fit(compile=True): one batched replay on the trainer's arrays
+        return Evaluation(*trainer.score(X, y))
     X = _as_constants(X)
     was_training = model.training
     model.eval()
@@ -485,10 +484,13 @@ def fit(
     validation split and the batch order. ``progress=True`` shows a tqdm bar on stderr (the widget in
     Jupyter) and a summary line per epoch; when stderr is not a terminal, only the lines, as plain text.
 
-    ``compile=True`` traces the per-sample loss once with ``autograd.compile`` and replays it over each
-    batch (NumPy when installed): the same numbers as eager mode up to rounding, ~10x faster (one
-    digits epoch of MLP(64, [32, 10]), batches of 16: 1.1 s against 11.5 s). It needs no BatchNorm1d,
-    and treats a custom ``loss`` as the mean of per-sample losses, as every loss in nn.losses is.
+    ``compile=True`` traces the per-sample loss once with ``autograd.compile``, the target one of its
+    inputs (a class label as a one-hot row), and replays that one program over whole batches with NumPy,
+    a layer as one matrix product, the parameters and the optimizer's state kept in arrays until fit
+    returns: the same numbers as eager mode up to rounding, at about a tensor library's speed (see
+    benchmarks/RESULTS.md). A custom ``loss`` is taken as the mean of per-sample losses, as every loss in
+    nn.losses is. A model that cannot be replayed per sample (BatchNorm1d normalizes over the batch), or
+    a custom loss that takes no traced targets or branches on values, trains eagerly, with a warning.
 
     >>> from nn.layers import MLP
     >>> model = MLP(1, [4, 1], seed=0)
@@ -523,16 +525,14 @@ def fit(
         raise ValueError("a model with BatchNorm1d needs at least 2 training samples (a batch's variance)")
     if not isinstance(compile, bool):
         raise TypeError(f"compile must be True or False, got {compile!r}")
-    if compile and batchnorm:
-        raise ValueError(
-            "compile=True replays a per-sample loss, but BatchNorm1d normalizes over the whole batch; "
-            "train this model with compile=False"
-        )
-    compiled = _compiled_loss(model, task) if compile else None
-
-    run = _Run(model, task, optimizer, X_train if compile else _as_constants(X_train), y_train, batch_size,
-               batchnorm, max_grad_norm, _layer_groups(model) if grad_norms else [], random.Random(seed),
-               compiled)
+    groups = _layer_groups(model) if grad_norms else []
+    trainer = _trainer(model, task, optimizer, X_train, y_train, groups, batchnorm) if compile else None
+    if trainer is None:
+        run = _Run(model, task, optimizer, _as_constants(X_train), y_train, batch_size, batchnorm,
+                   max_grad_norm, groups, random.Random(seed))
+    else:
+        run = _CompiledRun(model, task, optimizer, X_train, y_train, batch_size, batchnorm, max_grad_norm,
+                           groups, random.Random(seed), trainer)
     bar = _Progress(progress, epochs, run.n_batches)
     history = History(grad_norms={name: [] for name, _ in run.groups})
     best, best_state, since_best = math.inf, None, 0
@@ -547,13 +547,13 @@ def fit(
             break
         summary = run.record(history)
         if val is not None:
-            summary += _record_validation(model, task, val, history, compiled)
+            summary += _record_validation(model, task, val, history, run.trainer)
         bar.end(epoch, summary)
 
         if patience is not None:
             current = history.val_loss[-1] if val is not None else history.train_loss[-1]
             if current < best:
-                best, best_state, since_best = current, model.state_dict(), 0
+                best, best_state, since_best = current, run.state_dict(), 0
                 history.best_epoch = epoch
             else:
                 since_best += 1
@@ -568,6 +568,7 @@ def fit(
             break
 
     bar.close()
+    run.finish()
     if best_state is not None and history.stop_reason != "non_finite":
         model.load_state_dict(best_state)
     return history
@@ -619,8 +620,8 @@ def _check_optimizer(model: Module, optimizer: object) -> Optimizer:
 
 
 def _record_validation(model: Module, task: _Task, val: tuple[list[Any], list[Any]], history: History,
-                       compiled: autograd.CompiledFunction | None) -> str:
-    result = _score(model, task, *val, compiled=compiled)
+                       trainer: Any) -> str:
+    result = _score(model, task, *val, trainer=trainer)
     history.val_loss.append(result.loss)
     if result.accuracy is None:
         return f" val_loss {result.loss:.4f}"
@@ -631,17 +632,18 @@ def _record_validation(model: Module, task: _Task, val: tuple[list[Any], list[An
 class _Run:
     """The state of one ``fit`` call: its data and optimizer, and the running sums of the current epoch."""
 
-    def __init__(self, model: Module, task: _Task, optimizer: Optimizer, X: list[Any], y: list[Any],
+    trainer: Any = None  # the compiled path's arrays (see _CompiledRun)
+
+    def __init__(self, model: Module, task: _Task, optimizer: Optimizer, X: Sequence[Any], y: list[Any],
                  batch_size: int, batchnorm: bool, max_grad_norm: float | None,
-                 groups: list[tuple[str, list[Value]]], rng: random.Random,
-                 compiled: autograd.CompiledFunction | None) -> None:
+                 groups: list[tuple[str, list[Value]]], rng: random.Random) -> None:
         self.model, self.task, self.optimizer = model, task, optimizer
         self.X, self.y = X, y
         self.batch_size, self.batchnorm, self.max_grad_norm = batch_size, batchnorm, max_grad_norm
-        self.groups, self.rng, self.compiled = groups, rng, compiled
+        self.groups, self.rng = groups, rng
         self.n_batches = _n_batches(len(X), batch_size, batchnorm)
         self.params = model.parameters()
-        self.last_good = model.state_dict()
+        self.last_good = self._snapshot()
         self.failure = ""
         self.total, self.hits, self.counted = 0.0, 0, True
         self.norm_sums = [0.0] * len(groups)
@@ -666,14 +668,11 @@ class _Run:
         try:
             for p in self.params:
                 p.grad = 0.0
-            if self.compiled is not None:
-                loss, outs = self.compiled.backward_batch(xb, _static_labels(yb))
-            else:
-                outs = _forward(self.model, xb)
-                graph = self.task.loss(outs, yb)
-                loss = graph.data
-                if math.isfinite(loss):
-                    graph.backward()
+            outs = _forward(self.model, xb)
+            graph = self.task.loss(outs, yb)
+            loss = graph.data
+            if math.isfinite(loss):
+                graph.backward()
         except (OverflowError, ZeroDivisionError, FloatingPointError) as err:
             self.failure = f"the computation overflowed at {where} ({err})"
             return None
@@ -712,20 +711,122 @@ class _Run:
         return summary
 
 
-def _static_labels(y: Sequence[Any]) -> list[Any]:
-    # A compiled loss takes the label as a static argument (one trace per distinct label), so it must
-    # be hashable: a regression target list becomes a tuple.
-    return [tuple(t) if isinstance(t, list) else t for t in y]
+    def _snapshot(self) -> dict[str, float]:
+        """The weights before the first step, restored if it fails."""
+        return self.model.state_dict()
+
+    def state_dict(self) -> dict[str, float]:
+        """The model's weights now (for early stopping's best epoch)."""
+        return self.model.state_dict()
+
+    def finish(self) -> None:
+        """Leave the model and optimizer as eager training would (nothing to do here)."""
 
 
-def _compiled_loss(model: Module, task: _Task) -> autograd.CompiledFunction:
-    """``autograd.compile`` of one sample's loss, returning the model's output beside it (for accuracy)."""
+# ------------------------------------------------------------------------------------------------
+# The compiled path: one traced program, replayed over whole batches on arrays (nn/compiled.py)
 
-    def sample_loss(x: list[Value], target: Any) -> tuple[Value, Any]:
-        out = _forward_one(model, x)
-        return task.loss([out], [list(target) if isinstance(target, tuple) else target]), out
 
-    return autograd.compile(sample_loss, static_argnums=1, has_aux=True)
+def _trainer(model: Module, task: _Task, optimizer: Optimizer, X: list[Any], y: list[Any],
+             groups: list[tuple[str, list[Value]]], batchnorm: bool) -> Any:
+    """fit(compile=True)'s ArrayTrainer, or None (with a warning saying why) where it cannot replay."""
+    if batchnorm:
+        reason = "BatchNorm1d normalizes over the whole batch, which a per-sample replay cannot"
+    else:
+        try:
+            return ArrayTrainer(model, task, optimizer, X, y, groups)
+        except NotCompiled as err:
+            reason = err.reason
+    warnings.warn(f"fit(compile=True): {reason}; training eagerly (compile=False)", RuntimeWarning,
+                  stacklevel=3)
+    return None
+
+
+class _CompiledRun(_Run):
+    """``_Run`` whose steps replay the compiled loss on the trainer's arrays.
+
+    Its "samples" are the indices of the training samples (the trainer holds the data as an array), so
+    the epoch loop, its shuffling and its progress reports are _Run's own.
+    """
+
+    def __init__(self, model: Module, task: _Task, optimizer: Optimizer, X: list[Any], y: list[Any],
+                 batch_size: int, batchnorm: bool, max_grad_norm: float | None,
+                 groups: list[tuple[str, list[Value]]], rng: random.Random, trainer: Any) -> None:
+        super().__init__(model, task, optimizer, range(len(X)), list(range(len(y))), batch_size,
+                         batchnorm, max_grad_norm, groups, rng)
+        self.trainer = trainer
+        self.samples, self.labels = X, y  # for eager steps, once the replay is given up
+
+    def epoch(self, epoch: int, bar: _Progress) -> bool:
+        try:
+            return super().epoch(epoch, bar)
+        except BaseException:
+            self.finish()  # interrupted (Ctrl-C): the model keeps the weights trained so far, as eagerly
+            raise
+
+    def step(self, xb: list[Any], yb: list[Any], where: str) -> float | None:
+        """One step on the samples ``xb`` (indices) through the replay; None on a nan or inf."""
+        t = self.trainer
+        if t is None:
+            return self._eager_step(xb, where)
+        try:
+            loss, outs = t.forward_backward(xb)
+        except (OverflowError, ZeroDivisionError, FloatingPointError) as err:
+            self.failure = f"the computation overflowed at {where} ({err})"
+            return self._fail()
+        except NotCompiled as err:
+            self._give_up(err.reason)
+            return self._eager_step(xb, where)
+        if not math.isfinite(loss):
+            self.failure = f"the loss became {loss!r} at {where}"
+            return self._fail()
+        if not t.grads_finite():
+            self.failure = f"a gradient became nan or inf at {where} (the loss was {loss!r})"
+            return self._fail()
+        for k in range(len(self.groups)):
+            self.norm_sums[k] += t.group_norm(k)
+        if self.max_grad_norm is not None:
+            t.clip(self.max_grad_norm)
+        t.optimizer_step()  # keeps the weights before it, restored if a later step fails
+        self.total += loss * len(xb)
+        correct = t.correct(outs, t.batch_labels(xb))
+        if correct is None:
+            self.counted = False
+        else:
+            self.hits += correct
+        return loss
+
+    def _snapshot(self) -> dict[str, float]:
+        return {}  # the trainer keeps the last good weights as an array; _fail puts them in the model
+
+    def _fail(self) -> float | None:
+        """None, after putting the weights before the last good step in the model (which _Run.epoch
+        reloads from last_good)."""
+        self.trainer.restore_good()
+        self.last_good = self.model.state_dict()
+        return None
+
+    def _eager_step(self, idx: list[int], where: str) -> float | None:
+        if not hasattr(self, "_constants"):
+            self._constants = _as_constants(self.samples)
+        return super().step([self._constants[i] for i in idx], [self.labels[i] for i in idx], where)
+
+    def _give_up(self, reason: str) -> None:
+        """Hand the arrays back to the Values and train eagerly from here on."""
+        self.trainer.finish()
+        self.trainer = None
+        self.last_good = self.model.state_dict()
+        warnings.warn(f"fit(compile=True): {reason}; training eagerly from here on", RuntimeWarning,
+                      stacklevel=6)  # the caller of fit (<- fit <- epoch <- _Run.epoch <- step <- here)
+
+    def state_dict(self) -> dict[str, float]:
+        if self.trainer is not None:
+            self.trainer.bound.write()
+        return self.model.state_dict()
+
+    def finish(self) -> None:
+        if self.trainer is not None:
+            self.trainer.finish()
 
 
 def _n_batches(n: int, batch_size: int, merge_single: bool) -> int:

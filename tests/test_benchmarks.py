@@ -12,6 +12,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 
+import compiled_workloads  # noqa: E402
 import engines  # noqa: E402
 import report  # noqa: E402
 import workloads  # noqa: E402
@@ -60,5 +61,36 @@ def test_the_report_divides_by_micrograd_and_checks_the_targets() -> None:
               "checks": {"mlp_speedup_vs_micrograd": 20.0, "bytes_per_node": 300.0}}
     text = report.render([result], [], "python benchmarks/run.py")
     assert "| chainrule | step | 20.0 | 0.050× |" in text
-    assert "| mlp_step, gc on: times faster than micrograd | >= 15.0 | 20.0 | yes |" in text
-    assert "| memory: bytes per node (tracemalloc) | <= 250 | 300 | NO |" in text
+    assert "| 14 | mlp_step, gc on: times faster than micrograd | >= 40.0 | 20.0 | NO |" in text
+    assert ("| 7 | memory: bytes per node of the 10^5-node fanin graph (tracemalloc) | <= 250 | 300 | NO |"
+            in text)
+
+
+def test_the_report_divides_by_the_baseline_a_result_names() -> None:
+    result = {"name": "compiled_step", "title": "t", "metrics": [("ms", "ms/step")], "notes": [],
+              "baseline": "torch-batched",
+              "rows": [workloads.row("chainrule", "step", ms=0.3),
+                       workloads.row("torch-batched", "step", ms=0.4)],
+              "checks": {"compiled_step_over_torch": 0.75}}
+    text = report.render([result], [], "python benchmarks/run.py")
+    assert "| engine | case | ms/step | ÷ PyTorch |" in text and "| chainrule | step | 0.30 | 0.75× |" in text
+    assert "| 14 | compiled_step, label traced: ÷ PyTorch batched's time | <= 1.00 | 0.75 | yes |" in text
+
+
+def test_every_compiled_variant_of_the_demo_step_gives_torchs_loss() -> None:
+    weights = engines.init_weights((2, 16, 16, 1), seed=0)
+    torch_loss = engines.trainer("torch-batched", weights, "hinge", l2=1e-4).step(X, Y, lr=0.1)
+    for variant in compiled_workloads.COMPILED_VARIANTS:
+        step = compiled_workloads.compiled_demo_step(weights, variant)
+        losses = [step(X, Y, 0.1) for _ in range(3)]
+        assert losses[0] == pytest.approx(torch_loss, rel=1e-12), variant
+        assert losses[2] < losses[0], variant  # it trains
+
+
+@pytest.mark.parametrize("loss", compiled_workloads.FIT_LOSSES)
+def test_fit_digits_trains_the_same_model_in_both_engines(loss: str) -> None:
+    X, labels, continuous = compiled_workloads._digits()
+    Y = labels if loss == "cross_entropy" else continuous
+    assert compiled_workloads._same_loss_as_torch((4, 10), loss, X, Y) < 1e-12
+    assert len(compiled_workloads._torch_epochs((4, 10), loss, X[:64], Y[:64], 2)) == 2
+    assert compiled_workloads._ours((4, 10), loss, X[:64], Y[:64], 1, True) > 0

@@ -27,10 +27,17 @@ from autograd import (
     no_grad,
     value_and_grad,
 )
-from autograd.compiled_numpy import array_op
+from autograd.compile.numpy_replay import LOWERED, array_op
 from autograd.testing import graphs, points
 
-compile_module = sys.modules["autograd.compile"]
+compile_module = sys.modules["autograd.compile.function"]
+
+
+@pytest.fixture(autouse=True)
+def always_batched(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The batched replay for every batch, however small: these tests are about it (a few samples of a
+    small program would otherwise replay one by one, see test_small_batches_of_small_programs...)."""
+    monkeypatch.setattr(compile_module, "BATCHED_US", (0.0, 0.0))
 
 
 def eager_value_and_grads(f: Any, *xs: float) -> tuple[float, tuple[float, ...]]:
@@ -134,10 +141,11 @@ def test_captured_leaves_read_live_and_backward_adds_to_grad() -> None:
     assert [v.label for v in f.program.captured] == ["w", "b"]
 
 
-def test_backward_batch_matches_eager_mean_loss_of_an_mlp() -> None:
+@pytest.mark.parametrize("expand", [False, True], ids=["linear nodes", "products and sums"])
+def test_backward_batch_matches_eager_mean_loss_of_an_mlp(expand: bool) -> None:
     import nn
 
-    model = nn.MLP(3, [5, 4, 2], seed=1)
+    model = nn.MLP(3, [5, 4, 2], seed=1, expand=expand)
     params = model.parameters()
     rng = np.random.default_rng(0)
     X = rng.normal(size=(7, 3)).tolist()
@@ -157,7 +165,7 @@ def test_backward_batch_matches_eager_mean_loss_of_an_mlp() -> None:
     assert close(total, eager.data, rel=1e-13)
     assert all(close(a, p.grad, rel=1e-11, abs_=1e-14) for a, p in zip(got, params))
     plan = f._last.plan  # type: ignore[union-attr]
-    assert [g.op for g in plan.groups].count("matmul") == 3  # every layer became one matrix product
+    assert [g.op for g in plan.groups].count("dense") == 3  # every layer became one matrix product
     for p in params:
         p.grad = 0.0
     assert f.backward_batch(X, T, reduction="sum") == pytest.approx(total * len(X), rel=1e-13)
@@ -224,8 +232,8 @@ def test_batched_weighted_sums_with_repeated_or_shuffled_operands(case: str) -> 
     for x, y, v, g in zip(xs, ys, values, grads):
         ev, eg = eager_value_and_grads(f, x, y)
         assert close(v, ev, rel=1e-14) and all(close(a, b, rel=1e-13) for a, b in zip(g, eg))
-    kinds = {(g.op, o.kind) for g in compiled._last.plan.groups for o in g.operands[1:2]}  # type: ignore
-    expected = {"repeated input": ("matmul", "repeat"), "shuffled inputs": ("matmul", "gather"),
+    kinds = {(g.op, o.kind) for g in compiled._last.plan.groups for o in g.operands[1:2] if o}  # type: ignore
+    expected = {"repeated input": ("dense", "repeat"), "shuffled inputs": ("dense", "gather"),
                 "mixed": ("mul", "gather")}[case]
     assert expected in kinds
 
@@ -533,13 +541,14 @@ def test_pure_python_batch_fallback_matches_scalar_replay(monkeypatch: pytest.Mo
 _ARGS = {"pow": [2.0, 3.0, -1.0, 0.5, 1.5], "rpow": [2.0, 0.5], "leaky_relu": [0.01, 0.2]}
 
 
-@pytest.mark.parametrize("name", sorted(OPS))
+@pytest.mark.parametrize("name", sorted(set(OPS) - LOWERED))
 def test_every_op_has_a_numpy_rule_that_agrees_with_the_table(name: str) -> None:
     op = OPS[name]
     rule = array_op(name)  # raises for an op added to OPS without a NumPy rule
     rng = np.random.default_rng(0)
     positive = name in ("log", "sqrt", "pow", "vpow")
-    arity = 5 if op.arity is None else op.arity  # linear: two weights, two inputs, a bias
+    arity = op.arity
+    assert arity is not None
     for arg in _ARGS.get(name, [None]):
         xs = [rng.uniform(0.1, 3.0, 50) if positive else rng.uniform(-3.0, 3.0, 50) for _ in range(arity)]
         if name == "div":
@@ -583,3 +592,135 @@ def test_draw_graph_takes_the_compiled_function_or_its_program() -> None:
     assert draw_graph(f).source == expected
     assert draw_graph(f.program).source == expected
     assert "tanh" in expected and "*" in expected
+
+
+# -- the lowering: a layer as one matrix product ----------------------------------------------------------
+
+
+def _kernels(sizes: list[int], expand: bool = False) -> list[str]:
+    import nn
+
+    model = nn.MLP(sizes[0], sizes[1:], seed=0, expand=expand)
+    f = compile(lambda x, t: nn.compiled.mse(model(x), t))
+    rng = np.random.default_rng(0)
+    f.backward_batch(rng.normal(size=(4, sizes[0])), rng.normal(size=(4, sizes[-1])))
+    return [g.op for g in f._last.plan.groups]  # type: ignore[union-attr]
+
+
+def test_the_number_of_array_operations_grows_with_depth_not_width() -> None:
+    narrow, wide = _kernels([3, 4, 4, 2]), _kernels([3, 64, 64, 2])
+    assert narrow == wide  # the same kernels, whatever the width
+    assert narrow.count("dense") == 3  # one matrix product per layer
+    deeper = _kernels([3, 4, 4, 4, 4, 2])
+    assert deeper.count("dense") == 5 and len(deeper) == len(narrow) + 4  # a dense and a relu per layer
+    assert _kernels([3, 64, 64, 2], expand=True) == wide  # micrograd's * and + graph lowers the same
+
+
+def test_a_trace_releases_the_collector_hold_of_its_graph() -> None:
+    import gc
+
+    thresholds = gc.get_threshold()
+    f = compile(lambda x: (x * 2).tanh())
+    f(1.0)
+    assert gc.get_threshold() == thresholds  # the traced graph lives on in f.graph, the hold does not
+
+
+# -- Bound: parameters held in arrays -----------------------------------------------------------------------
+
+
+def test_bound_reads_the_array_adds_to_its_grad_and_writes_back_on_demand() -> None:
+    w, b = Value(0.5, label="w"), Value(-1.0, label="b")
+    c = Value(3.0, label="c")  # captured but not bound: read live, its grad in .grad
+    f = compile(lambda x, t: ((w * x + b) * c - t) ** 2, has_aux=False)
+    bound = f.bind([w, b])
+    assert bound.data.tolist() == [0.5, -1.0] and bound.grad.tolist() == [0.0, 0.0]
+    xs, ts = [1.0, 2.0, -1.0], [0.0, 1.0, 2.0]
+
+    def eager(wv: float, bv: float) -> tuple[float, list[float]]:
+        leaves = [Value(wv), Value(bv), Value(3.0)]
+        loss = sum(((leaves[0] * x + leaves[1]) * leaves[2] - t) ** 2 for x, t in zip(xs, ts)) / 3
+        return loss.data, list(gradients(loss, leaves))
+
+    loss = bound.backward_batch(xs, ts)
+    value, grads = eager(0.5, -1.0)
+    assert loss == pytest.approx(value, rel=1e-14)
+    assert bound.grad.tolist() == pytest.approx(grads[:2], rel=1e-14)
+    assert (w.grad, b.grad) == (0.0, 0.0) and c.grad == pytest.approx(grads[2], rel=1e-14)
+    bound.backward_batch(xs, ts)  # adds, as .grad does
+    assert bound.grad.tolist() == pytest.approx([2 * g for g in grads[:2]], rel=1e-14)
+    bound.zero_grad()
+    bound.data[:] = [0.25, 0.5]  # a training step on the array: the leaves wait for write()
+    assert (w.data, b.data) == (0.5, -1.0)
+    assert bound.backward_batch(xs, ts) == pytest.approx(eager(0.25, 0.5)[0], rel=1e-14)
+    assert bound.batch(xs, ts)[:, 0].tolist() == pytest.approx(
+        [((0.25 * x + 0.5) * 3 - t) ** 2 for x, t in zip(xs, ts)], rel=1e-14)
+    bound.write()
+    assert (w.data, b.data) == (0.25, 0.5)
+    w.data = 1.0
+    bound.read()
+    assert bound.data.tolist() == [1.0, 0.5]
+
+
+def test_bound_writes_the_array_into_the_leaves_before_a_new_trace() -> None:
+    w = Value(1.0)
+    f = compile(lambda x: w * x if w * x > 0 else -(w * x))  # a guard on the parameter's sign
+    bound = f.bind([w])
+    assert bound.batch([2.0]).tolist() == [[2.0]]
+    bound.data[0] = -1.0  # the guard flips: the new branch is traced on the array's number
+    assert bound.batch([2.0, 3.0]).tolist() == [[2.0], [3.0]]
+    assert w.data == -1.0 and f.n_traces == 2
+
+
+def test_bound_aux_comes_back_as_an_array_and_bad_params_are_refused() -> None:
+    w = Value(2.0)
+    f = compile(lambda x: ((w * x) ** 2, [w * x, x]), has_aux=True)
+    loss, aux = f.bind([w]).backward_batch([1.0, 3.0])
+    assert loss == 20.0 and aux.tolist() == [[2.0, 1.0], [6.0, 3.0]]
+    with pytest.raises(TypeError, match="list of Values"):
+        f.bind(w)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"params\[1\] must be a Value"):
+        f.bind([w, 1.0])  # type: ignore[list-item]
+    with pytest.raises(ValueError, match="appears twice"):
+        f.bind([w, w])
+
+
+def test_bound_under_detect_anomaly_keeps_no_grad_of_a_failing_batch() -> None:
+    w = Value(0.0)
+    f = compile(lambda x: (w * x).sqrt())  # d sqrt at 0: inf times 0 gives nan in the backward
+    bound = f.bind([w])
+    with detect_anomaly(), pytest.raises(FloatingPointError):
+        bound.backward_batch([1.0, 2.0])
+    assert bound.grad.tolist() == [0.0]
+
+
+def test_a_group_whose_operands_all_repeat_fills_every_row() -> None:
+    # (o - t) twice per output, for (o - t) * (o - t): both operands of the subtractions repeat
+    w = [Value(0.5), Value(-1.5)]
+
+    def f(x: Any, t: Any) -> Value:
+        outs = [w[0] * x[0], w[1] * x[1]]
+        terms = [((o - tt) * (o - tt) + 1.0).sqrt() for o, tt in zip(outs, t)]
+        return terms[0] + terms[1]
+
+    X, T = [[1.0, 2.0], [0.5, -1.0], [2.0, 0.0]], [[0.3, 0.1], [-0.2, 0.4], [1.0, 1.0]]
+    values, grads = compile(f).value_and_grad_batch(X, T)
+    for x, t, v, g in zip(X, T, values, grads):
+        ev, eg = eager_value_and_grads(lambda *p: f(p[:2], p[2:]), *x, *t)
+        assert close(v, ev, rel=1e-14) and all(close(a, b, rel=1e-13) for a, b in zip([*g[0], *g[1]], eg))
+
+
+def test_small_batches_of_small_programs_replay_one_by_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    import nn
+
+    monkeypatch.undo()  # the real costs
+    small = compile(lambda x: (x * 2.0).tanh())
+    small.backward_batch([0.5])
+    t = small._last
+    assert t.one_by_one(1) and not t.one_by_one(100)
+    model = nn.MLP(8, [64, 64, 1], seed=0)
+    big = compile(lambda x: model(x))
+    big.batch([[0.1] * 8])
+    assert not big._last.one_by_one(2)  # 4,800 operands: a batch of two is worth a batched replay
+    # either way, the same numbers as eager
+    xs = [0.5, -1.0, 2.0]
+    assert small.batch(xs) == [(Value(x) * 2.0).tanh().data for x in xs]

@@ -326,3 +326,24 @@ def test_linear_takes_numbers_as_constants_and_checks_its_arguments() -> None:
         linear(w, [1.0])  # type: ignore[arg-type]
     with pytest.raises(OverflowError, match="linear"):
         linear([Value(1e308), Value(1e308)], [10.0, 10.0])
+    with pytest.raises(TypeError, match="bias must be a Value or a number, got str"):
+        linear([w], [1.0], "b")  # type: ignore[arg-type]
+
+    class Foreign:  # another engine's node: it has a .data, but it is no Value of this engine
+        data = 1.0
+
+    with pytest.raises(TypeError, match=r"weights\[1\] must be a Value or a number, got Foreign"):
+        linear([w, Foreign()], [1.0, 2.0])  # type: ignore[list-item]
+    # tuples and generators work as lists do; an empty sum is the constant 0 (or the bias)
+    assert linear((w, w), (Value(1.0), 2.0)).data == 6.0
+    assert linear((v for v in [w]), iter([4.0]), w).data == 10.0
+    assert linear([], [], 0.5).data == 0.5 and linear([], []).data == 0.0
+
+
+def test_linear_keeps_the_sign_of_zero_as_the_chain_does() -> None:
+    from autograd import linear
+
+    # -0.0 * 1.0 + -0.0 is -0.0; a sum started from +0.0 would give +0.0
+    z = linear([Value(-0.0)], [Value(1.0)], Value(-0.0))
+    assert math.copysign(1.0, z.data) == -1.0
+    assert math.copysign(1.0, linear([Value(-0.0)], [Value(1.0)]).data) == -1.0

@@ -63,8 +63,25 @@ def test_leaky_relu_slope_is_configurable():
 
 
 def test_neuron_graph_is_minimal():
-    # nin products, nin adds (the last adds the bias), one activation; no constant 0 from sum().
+    # one linear node (the weighted sum, its parents the weights, the inputs and the bias) and one
+    # activation; the float inputs become the only constants
     n = Neuron(3, "relu", seed=0)
+    out = n([1.0, 2.0, 3.0])
+    nodes = toposort(out)
+    assert [v.op for v in nodes if v.op] == ["linear", "relu"]
+    z = out.parents[0]
+    assert z.parents[:3] == tuple(n.w) and z.parents[6] is n.b
+    assert [c.data for c in z.parents[3:6]] == [1.0, 2.0, 3.0]
+    assert all(isinstance(c, Constant) for c in z.parents[3:6])
+    assert {id(v) for v in nodes if not v.op} == {id(p) for p in n.parameters()}
+    # With Value inputs, no constants at all.
+    out = n([Value(1.0), Value(2.0), Value(3.0)])
+    assert not [p for v in toposort(out) for p in v.parents if isinstance(p, Constant)]
+
+
+def test_expanded_neuron_builds_micrograds_graph():
+    # nin products, nin adds (the last adds the bias), one activation; no constant 0 from sum().
+    n = Neuron(3, "relu", seed=0, expand=True)
     out = n([1.0, 2.0, 3.0])
     nodes = toposort(out)
     ops = [v.op for v in nodes if v.op]
@@ -72,14 +89,50 @@ def test_neuron_graph_is_minimal():
     assert {id(v) for v in nodes if not v.op} == {id(p) for p in n.parameters()}
     constants = [p for v in nodes for p in v.parents if isinstance(p, Constant)]
     assert sorted(c.data for c in constants) == [1.0, 2.0, 3.0]  # only the float inputs
-    # With Value inputs, no constants at all.
-    out = n([Value(1.0), Value(2.0), Value(3.0)])
-    assert not [p for v in toposort(out) for p in v.parents if isinstance(p, Constant)]
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_expanded_and_fused_mlps_give_the_same_floats(activation):
+    # the linear node adds the products left to right, as the chain of + nodes does: bit for bit the
+    # same outputs and gradients, in far fewer nodes
+    rng = random.Random(7)
+    x = [rng.uniform(-2, 2) for _ in range(5)]
+    results = []
+    for expand in (False, True):
+        model = MLP(5, [7, 6, 3], activation, seed=11, residual=False, expand=expand)
+        xs = [Value(v) for v in x]
+        outs = model(xs)
+        loss = outs[0] * outs[1] + outs[2].tanh()
+        loss.backward()
+        results.append(([o.data for o in outs], [p.grad for p in model.parameters()], [v.grad for v in xs],
+                        sum(1 for v in toposort(loss) if v.op)))
+    (fused, grads, input_grads, n_fused), (expanded, grads_e, input_grads_e, n_expanded) = results
+    assert fused == expanded and grads == grads_e and input_grads == input_grads_e
+    # op nodes: 7 + 6 + 3 weighted sums (with 5, 7 and 6 terms) become 16 nodes instead of 2 * 127
+    assert n_expanded - n_fused == 2 * (7 * 5 + 6 * 7 + 3 * 6) - 16
+
+
+def test_expand_is_saved_in_the_config_and_does_not_stop_loading_weights(tmp_path):
+    from nn import load, save
+
+    model = MLP(2, [3, 1], seed=0, expand=True)
+    assert model.config()["expand"] is True and "expand=True" in repr(model)
+    assert Layer(2, 3, expand=True).config()["expand"] is True
+    assert Neuron(2, expand=True).config()["expand"] is True
+    save(model, tmp_path / "m.json")
+    loaded = load(tmp_path / "m.json")
+    assert loaded.expand and all(n.expand for layer in loaded.layers for n in layer.neurons)
+    assert "mul" in {v.op for v in toposort(loaded([0.5, 0.25]))}
+    fused = load(tmp_path / "m.json", MLP(2, [3, 1], seed=5))  # the weights load into either kind
+    assert not fused.expand and fused([0.5, 0.25]).data == model([0.5, 0.25]).data
+    with pytest.raises(TypeError, match="expand must be a bool"):
+        MLP(2, [1], expand="yes")
 
 
 def test_linear_neuron_adds_no_activation_node():
     out = Neuron(2, "linear", seed=0)([1.0, 2.0])
-    assert out.op == "add"
+    assert out.op == "linear"
+    assert Neuron(2, "linear", seed=0, expand=True)([1.0, 2.0]).op == "add"
 
 
 # -- shapes ----------------------------------------------------------------------------------------

@@ -332,11 +332,22 @@ def test_compiled_fit_matches_eager(loss, nouts, labels):
         assert compiled.grad_norms[name] == pytest.approx(eager.grad_norms[name], rel=1e-12)
 
 
-def test_compile_refuses_batchnorm_before_any_update():
-    model = MLP(2, [4, 4, 1], batchnorm=True, seed=0)
+def test_compile_with_batchnorm_says_so_once_and_trains_eagerly():
+    states = []
+    for compiled in (False, True):
+        model = MLP(2, [4, 4, 1], batchnorm=True, seed=0)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            fit(model, *moons(10), epochs=2, batch_size=4, compile=compiled, progress=False)
+        messages = [str(w.message) for w in caught]
+        if compiled:
+            assert len(messages) == 1 and "BatchNorm1d normalizes over the whole batch" in messages[0]
+            assert "training eagerly" in messages[0]
+        else:
+            assert messages == []
+        states.append(model.state_dict())
+    assert states[0] == states[1]  # the same eager training, bit for bit
     before = model.state_dict()
-    with pytest.raises(ValueError, match="BatchNorm1d"):
-        fit(model, *moons(10), compile=True, progress=False)
     with pytest.raises(TypeError, match="compile must be True or False"):
         fit(model, *moons(10), compile="yes", progress=False)
     assert model.state_dict() == before

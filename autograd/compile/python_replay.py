@@ -1,4 +1,4 @@
-"""Scalar replay for ``autograd.compile``: a traced Program run on floats, as generated Python or interpreted.
+"""The scalar replay: a traced Program run on floats, as generated Python or interpreted.
 
 Both call the op table's ``forward`` and ``local`` on floats and add contributions in eager's order, so
 values and gradients are bit-identical to an eager run. The generated code is the fast path; the
@@ -11,16 +11,17 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .compiled_program import COMPARISONS, Program
-from .ops import OPS, singular_derivatives
-from .value import Value
+from ..ops import OPS, singular_derivatives
+from .program import COMPARISONS, Program
 
 # outputs, grads of the inputs, grads of the captured leaves (the grads are None without with_grad)
 Result = tuple[list[float], "list[float] | None", "list[float] | None"]
-Replay = Callable[[Sequence[float], Sequence[Value]], Result]
+# (the flat inputs, the captured leaves' numbers) -> Result
+Replay = Callable[[Sequence[float], Sequence[float]], Result]
 
-# Above this many instructions the interpreter replaces generated code: CPython takes ~10 us per line to
-# compile it, ~1 s at this size with the backward, and more per line as functions grow (measured).
+# Above this many operands in all (each one a term of a line forward and a line of the backward) the
+# interpreter replaces generated code: CPython takes ~10 us per line to compile it, ~1 s at this size
+# with the backward, and more per line as functions grow (measured).
 MAX_GENERATED = 20_000
 
 
@@ -58,15 +59,15 @@ def check_guard(p: Program, index: int, vals: Sequence[float]) -> None:
 
 def generate(p: Program, with_grad: bool) -> Replay:
     """Python source for the program, compiled once: one line per op, one per edge of the backward."""
-    if len(p.instructions) > MAX_GENERATED:
+    if sum(len(ins.ins) for ins in p.instructions) + len(p.captured_slots) > MAX_GENERATED:
         return lambda inputs, captured: interpret(p, inputs, captured, with_grad, checked=False)
     env: dict[str, Any] = {"GuardFailed": GuardFailed, "same_number": same_number}
     lines = ["def replay(I, P):"]
     emit = lines.append
     if p.inputs:
         emit(f"    {''.join(f'v{s}, ' for s in p.inputs)}= I")
-    for i, s in enumerate(p.captured_slots):
-        emit(f"    v{s} = P[{i}].data")
+    if p.captured_slots:
+        emit(f"    {''.join(f'v{s}, ' for s in p.captured_slots)}= P")
     for s, c in p.constants:
         env[f"K{s}"] = c
         emit(f"    v{s} = K{s}")
@@ -127,18 +128,19 @@ def generate(p: Program, with_grad: bool) -> Replay:
 
 
 def interpret(
-    p: Program, inputs: Sequence[float], captured: Sequence[Value], with_grad: bool, checked: bool
+    p: Program, inputs: Sequence[float], captured: Sequence[float], with_grad: bool, checked: bool
 ) -> Result:
     """The program run one instruction at a time, exactly as eager evaluation and backprop do.
 
-    With ``checked`` (``detect_anomaly``), the first non-finite contribution of the backward raises
-    ``FloatingPointError`` with eager's message. Raises GuardFailed or ReplayError like generated code.
+    ``captured`` holds the captured leaves' numbers. With ``checked`` (``detect_anomaly``), the first
+    non-finite contribution of the backward raises ``FloatingPointError`` with eager's message. Raises
+    GuardFailed or ReplayError like generated code.
     """
     vals = [0.0] * p.n_slots
     for s, x in zip(p.inputs, inputs):
         vals[s] = x
-    for s, v in zip(p.captured_slots, captured):
-        vals[s] = v.data
+    for s, x in zip(p.captured_slots, captured):
+        vals[s] = x
     for s, c in p.constants:
         vals[s] = c
     guards_after: dict[int, list[int]] = {}

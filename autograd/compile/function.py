@@ -1,7 +1,8 @@
-"""``autograd.compile``: trace a scalar function once, then replay it as a flat program, on floats or batches.
+"""``compile`` and ``CompiledFunction``: the calls a user makes, their arguments, the cache of traces,
+and which replay (scalar or batched) runs each sample.
 
-NOTE: ``autograd.compile`` is the function defined here, which hides this module of the same name in the
-package namespace (and, inside the package, the builtin ``compile``). Import names from the package:
+NOTE: ``autograd.compile`` is the function defined here, which hides the subpackage of the same name in
+the autograd namespace (and, inside this module, the builtin ``compile``). Import names from the package:
 ``from autograd import compile, CompiledFunction, GuardError``.
 """
 
@@ -9,15 +10,17 @@ from __future__ import annotations
 
 import functools
 import inspect
+import math
 import numbers
 import warnings
 from collections.abc import Callable, Hashable, Iterator, Sequence
 from typing import Any
 
-from . import backprop
-from .compiled_program import COMPARISONS, Program, Spec, _operand, trace
-from .compiled_python import GuardFailed, Replay, ReplayError, Result, generate, interpret
-from .value import Value
+from .. import backprop
+from ..value import Value
+from .program import COMPARISONS, Program, Spec, operand_name
+from .python_replay import GuardFailed, Replay, ReplayError, Result, generate, interpret
+from .tracing import trace
 
 # NumPy, once a batched call has imported it: `import autograd` loads the standard library only.
 np: Any = None
@@ -42,6 +45,15 @@ def _load_numpy() -> Any:
 # the 4,801 ops of a digits MLP(64, [32, 10]) sample).
 GENERATE_AFTER = 50
 
+# A batch goes through the batched replay unless replaying its samples one by one is cheaper, as it is for
+# a few samples of a small program: the batched replay costs about BATCHED_US[0] + BATCHED_US[1] per
+# kernel (forward and backward) whatever the batch, the scalar one SCALAR_US[0] + SCALAR_US[1] per operand
+# of the program, per sample (microseconds, measured: MLP(2, [4, 1]) and a logistic loss, 44 operands
+# and 10 kernels, 22 us a sample against 151 us a batch; MLP(2, [16, 16, 1]), 684 operands, 174 against
+# 244). It keeps fit(compile=True) from being slower than eager training at a batch size of 1.
+BATCHED_US = (40.0, 12.0)
+SCALAR_US = (15.0, 0.27)
+
 # A compiled function keeps at most this many traces (one per distinct branch, argument shape and static
 # value); past it, calls run eagerly with a warning instead of filling memory.
 MAX_TRACES = 64
@@ -49,6 +61,9 @@ MAX_TRACES = 64
 
 class GuardError(RuntimeError):
     """A strict compiled function was called with inputs that take another branch than its trace."""
+
+
+GuardError.__module__ = "autograd.compile"  # where users import it from, and what tracebacks show
 
 
 # NOTE: named compile as issue 8 asks: it shadows the builtin compile() inside this module and in the
@@ -123,28 +138,44 @@ class _Trace:
         self._replays: dict[bool, Replay] = {}
         self._interpreted = {False: 0, True: 0}
         self._plan: Any = None
+        self._costs: tuple[float, float] | None = None
 
-    def replay(self, flat: Sequence[float], with_grad: bool, checked: bool) -> Result:
+    def one_by_one(self, n: int) -> bool:
+        """Whether n samples replay faster one at a time (scalar) than as a batch (see BATCHED_US)."""
+        if self._costs is None:
+            from .lowering import lower  # pure Python: the kernels of the batched replay, counted
+
+            p = self.program
+            operands = sum(len(ins.ins) for ins in p.instructions) + len(p.captured_slots)
+            kernels = len(lower(p, {}).kernels)
+            self._costs = (SCALAR_US[0] + SCALAR_US[1] * operands, BATCHED_US[0] + BATCHED_US[1] * kernels)
+        scalar, batched = self._costs
+        return n * scalar < batched
+
+    def replay(self, flat: Sequence[float], captured: Sequence[float], with_grad: bool,
+               checked: bool) -> Result:
+        """The scalar replay on the flat inputs, the captured leaves holding the numbers ``captured``."""
         p = self.program
         if checked:
-            return interpret(p, flat, p.captured, with_grad, checked=True)
+            return interpret(p, flat, captured, with_grad, checked=True)
         run = self._replays.get(with_grad)
         if run is None:
             if self._interpreted[with_grad] < GENERATE_AFTER:
                 self._interpreted[with_grad] += 1
-                return interpret(p, flat, p.captured, with_grad, checked=False)
+                return interpret(p, flat, captured, with_grad, checked=False)
             run = self._replays[with_grad] = generate(p, with_grad)
         try:
-            return run(flat, p.captured)
+            return run(flat, captured)
         except (ArithmeticError, ValueError):
             # a singular local derivative (eager substitutes singular_local) or an op's forward that
             # raised: the interpreter does exactly what eager does, or raises ReplayError
-            return interpret(p, flat, p.captured, with_grad, checked=False)
+            return interpret(p, flat, captured, with_grad, checked=False)
 
     @property
     def plan(self) -> Any:
+        """The batched replay's plan, every captured leaf in the parameter array (in captured order)."""
         if self._plan is None:
-            from .compiled_numpy import Plan
+            from .numpy_replay import Plan
 
             self._plan = Plan(self.program)
         return self._plan
@@ -163,6 +194,8 @@ class CompiledFunction:
       adding the mean (or sum) of the per-sample grads to each captured leaf's ``.grad``.
     With ``has_aux``, a value is the pair ``(loss, aux)``, and ``backward_batch`` returns
     ``(reduced loss, [aux of each sample])``.
+    Parameters in arrays: ``cf.bind(params)`` → a ``Bound``, whose batched calls read those leaves from
+    one NumPy array and add their grads to another (a training loop that updates them as arrays).
     Introspection: ``cf.program`` (the last program used; ``print`` it), ``cf.programs`` (all),
     ``cf.graph`` (the traced output Value, for ``draw_graph``), ``cf.n_traces``.
     """
@@ -235,6 +268,10 @@ class CompiledFunction:
             leaf.grad += g
         return self._value(t.program.output_spec, outputs)
 
+    def bind(self, params: Sequence[Value]) -> Bound:
+        """This function with the leaves ``params`` held in NumPy arrays: see ``Bound``."""
+        return Bound(self, params)
+
     # -- batched calls ------------------------------------------------------------------------------------
     def batch(self, *args: Any) -> list[Any]:
         """The output for each sample: argument i holds one entry per sample (a list, or an array)."""
@@ -257,17 +294,21 @@ class CompiledFunction:
         computed once per batch, and the mean of ``loss_i + r`` is ``mean(loss) + r``. With ``has_aux``,
         returns ``(reduced loss, [aux of each sample])``.
         """
+        out = self._backward_batch(args, reduction, _LEAVES)
+        reduced = out.reduced
+        if self.has_aux:
+            return reduced, [_unflatten(s, v)[1] for s, v in zip(out.specs(), out.values())]
+        return reduced
+
+    def _backward_batch(self, args: tuple[Any, ...], reduction: str, source: _Source) -> _BatchOut:
         if reduction not in ("mean", "sum"):
             raise ValueError(f"backward_batch: reduction must be 'mean' or 'sum', got {reduction!r}")
         n = _batch_size(args, "backward_batch")
         out = self._batch(args, "backward_batch", seed=1.0 / n if reduction == "mean" else 1.0,
-                          input_grads=False)
-        out.add_captured_grads()
+                          input_grads=False, source=source)  # a source: the grads are kept
         total = out.total()
-        reduced = total / n if reduction == "mean" else total
-        if self.has_aux:
-            return reduced, [_unflatten(s, v)[1] for s, v in zip(out.specs(), out.values())]
-        return reduced
+        out.reduced = total / n if reduction == "mean" else total
+        return out
 
     # -- argument handling --------------------------------------------------------------------------------
     def _parse(self, args: tuple[Any, ...]) -> tuple[list[float], Hashable] | None:
@@ -341,9 +382,12 @@ class CompiledFunction:
         return out
 
     # -- evaluation ---------------------------------------------------------------------------------------
-    def _evaluate(self, flat: list[float], key: Hashable, args: tuple[Any, ...],
-                  with_grad: bool) -> tuple[Result, _Trace]:
-        """Replay the first cached trace whose guards hold, else trace ``f`` again (or raise if strict)."""
+    def _evaluate(self, flat: list[float], key: Hashable, args: tuple[Any, ...], with_grad: bool,
+                  source: _Source | None = None) -> tuple[Result, _Trace]:
+        """Replay the first cached trace whose guards hold, else trace ``f`` again (or raise if strict).
+
+        ``source`` holds the captured leaves' numbers (None: the leaves' own ``.data``)."""
+        source = source or _LEAVES
         checked = with_grad and backprop.is_anomaly_enabled()
         traces = self._cache.get(key)
         failure: tuple[_Trace, int | None] | None = None
@@ -352,7 +396,7 @@ class CompiledFunction:
                 if with_grad:
                     self._check_scalar(t.program)
                 try:
-                    result = t.replay(flat, with_grad, checked)
+                    result = t.replay(flat, source.values(t.program), with_grad, checked)
                 except GuardFailed as e:
                     failure = failure or (t, e.index)
                     continue
@@ -363,6 +407,7 @@ class CompiledFunction:
                     traces.insert(0, traces.pop(i))  # most recently used first
                 self._last = t
                 return result, t
+        source.before_trace()  # the trace runs f on the leaves' .data: it must hold the current numbers
         t = self._trace(flat, key, args)
         if failure is not None and self.strict:
             raise GuardError(self._guard_message(failure))
@@ -370,7 +415,7 @@ class CompiledFunction:
             self._check_scalar(t.program)
         self._last = t
         try:
-            return t.replay(flat, with_grad, checked), t
+            return t.replay(flat, source.values(t.program), with_grad, checked), t
         except (GuardFailed, ReplayError):
             raise RuntimeError(
                 f"compiled {self.name}: replaying a fresh trace on the inputs it was traced with failed; "
@@ -438,8 +483,9 @@ class CompiledFunction:
                    "give another number"
         else:
             assert g.rhs is not None and g.kind in COMPARISONS
-            what = (f"guard `{_operand(n, g.lhs)} {g.kind} {_operand(n, g.rhs)}` was {g.expected} when "
-                    f"traced (at {g.where}) and is {not g.expected} for these inputs")
+            guard = f"{operand_name(n, g.lhs)} {g.kind} {operand_name(n, g.rhs)}"
+            what = (f"guard `{guard}` was {g.expected} when traced (at {g.where}) and is "
+                    f"{not g.expected} for these inputs")
         return (
             f"compiled {self.name}: {what}. strict=True never re-traces: drop it to trace the new branch "
             "too, or write the branch without reading a value (relu, abs and leaky_relu branch inside "
@@ -447,10 +493,13 @@ class CompiledFunction:
         )
 
     # -- batches ------------------------------------------------------------------------------------------
-    def _batch(self, args: tuple[Any, ...], who: str, seed: float | None, input_grads: bool) -> _BatchOut:
+    def _batch(self, args: tuple[Any, ...], who: str, seed: float | None, input_grads: bool,
+               source: _Source | None = None) -> _BatchOut:
+        """Every sample through a replay. The captured leaves' grads, times ``seed``, go to ``source``
+        when it is given (backward_batch), nowhere otherwise."""
         _load_numpy()
         n = _batch_size(args, who)
-        out = _BatchOut(n)
+        out = _BatchOut(n, source or _LEAVES, keep_grads=source is not None)
         if np is None:
             for b in range(n):
                 self._exactly(args, b, who, seed, out)
@@ -462,74 +511,104 @@ class CompiledFunction:
         """Sample b through the scalar replay: eager's errors, guards and re-tracing; returns its trace."""
         sample = tuple(_to_python(a[b]) for a in args)
         flat, key = self._parse_numbers(sample, who)
-        (values, gin, gcap), t = self._evaluate(flat, key, sample, with_grad=seed is not None)
-        out.add([b], t.program, [[v] for v in values], None if gin is None else [[g] for g in gin],
-                None if gcap is None else [seed * g for g in gcap])  # type: ignore[operator]
+        (values, gin, gcap), t = self._evaluate(flat, key, sample, with_grad=seed is not None,
+                                                source=out.source)
+        out.add([b], t.program, [[v] for v in values], None if gin is None else [[g] for g in gin])
+        if gcap is not None and out.keep_grads:
+            assert seed is not None
+            out.source.add_scalar_grads(t.program, [seed * g for g in gcap])
         return t
 
     def _batch_numpy(self, args: tuple[Any, ...], n: int, who: str, seed: float | None, input_grads: bool,
                      out: _BatchOut) -> None:
         assert np is not None
         columns, specs, statics = self._batch_arrays(args, n, who)
-        X = np.concatenate(columns, axis=0) if columns else np.zeros((0, n))
+        X = (columns[0] if len(columns) == 1 else np.concatenate(columns, axis=0)) if columns else \
+            np.zeros((0, n))
         seeds = None if seed is None else np.full(n, seed)
         members: dict[tuple[Any, ...], Any] = {}
         if statics:
             for b in range(n):
                 members.setdefault(tuple(values[b] for values in statics), []).append(b)
         else:
-            members[()] = np.arange(n)
+            members[()] = None  # every sample
         for static_values, samples in members.items():
             it = iter(static_values)
             key = tuple(("static", next(it)) if i in self.static_argnums else spec
                         for i, spec in enumerate(specs))
-            pending = np.asarray(samples)
+            pending = np.arange(n) if samples is None else np.asarray(samples)
+            whole = samples is None  # pending is every sample, in order: X needs no gather
             for t in list(self._cache.get(key, ())):
                 if not len(pending):
                     break
-                pending = self._run_plan(t, args, X, pending, seeds, input_grads, who, out)
+                if t.one_by_one(len(pending)):
+                    for b in pending:
+                        self._exactly(args, int(b), who, seed, out)
+                    pending = pending[:0]
+                    break
+                pending = self._run_plan(t, args, X if whole else X[:, pending], pending, seeds,
+                                         input_grads, who, out)
+                whole = False
             while len(pending):
                 t = self._exactly(args, int(pending[0]), who, seed, out)
                 pending = pending[1:]
-                if len(pending) and any(t is c for c in self._cache.get(key, ())):
-                    pending = self._run_plan(t, args, X, pending, seeds, input_grads, who, out)
+                if len(pending) and any(t is c for c in self._cache.get(key, ())) \
+                        and not t.one_by_one(len(pending)):
+                    pending = self._run_plan(t, args, X[:, pending], pending, seeds, input_grads, who, out)
 
     def _run_plan(self, t: _Trace, args: tuple[Any, ...], X: Any, pending: Any, seeds: Any,
                   input_grads: bool, who: str, out: _BatchOut) -> Any:
-        """Run t's plan on the pending samples, keep the results of those it fits, return the others."""
+        """Run t's plan on the pending samples (their inputs X), keep the results of those it fits, return
+        the others."""
         if seeds is not None:
             self._check_scalar(t.program)
         seed = None if seeds is None else float(seeds[0])
-        captured = [v.data for v in t.program.captured]
-        result = t.plan.run(X[:, pending], captured, None if seeds is None else seeds[pending], input_grads)
+        source = out.source
+        plan = source.plan(t)
+        anomaly = seeds is not None and backprop.is_anomaly_enabled()
+        grads, direct = source.grad_buffer(plan, anomaly or not out.keep_grads)
+        params, live = source.param_array(plan), source.live_values(plan)
+        result = plan.run(X, params, live, None if seeds is None else seeds[:len(pending)], input_grads,
+                          grads)
+        if result.all_ok:  # the common case: nothing left for another trace or the exact replay
+            self._keep(t, args, pending, result, grads, direct, seed, who, out)
+            self._last = t
+            return pending[:0]
         ok = result.ok
         if ok.all():
-            self._keep(t, args, pending, result, seed, who, out)
+            self._keep(t, args, pending, result, grads, direct, seed, who, out)
         elif ok.any():
             fits = pending[ok]
             if seeds is None:
                 self._keep(t, args, fits, result._replace(outputs=result.outputs[:, ok],
-                                                          input_grads=None), seed, who, out)
+                                                          input_grads=None), grads, direct, seed, who, out)
             else:
                 # the backward runs only when every sample fits: run it on those that do
-                again = t.plan.run(X[:, fits], captured, seeds[fits], input_grads)
-                self._keep(t, args, fits, again, seed, who, out)
+                again = plan.run(X[:, ok], params, live, seeds[:len(fits)], input_grads, grads)
+                if again.all_ok:
+                    self._keep(t, args, fits, again, grads, direct, seed, who, out)
+                else:  # a float() guard that held by an ulp (BLAS adds in its own order): exactly
+                    for b in fits:
+                        self._exactly(args, int(b), who, seed, out)
         for b in pending[(result.failed_guard < 0) & ~ok]:
             self._exactly(args, int(b), who, seed, out)  # a checked op left the finite range
         self._last = t
         return pending[result.failed_guard >= 0]
 
-    def _keep(self, t: _Trace, args: tuple[Any, ...], cols: Any, result: Any, seed: float | None,
-              who: str, out: _BatchOut) -> None:
+    def _keep(self, t: _Trace, args: tuple[Any, ...], cols: Any, result: Any, grads: Any, direct: bool,
+              seed: float | None, who: str, out: _BatchOut) -> None:
         assert np is not None
         if seed is not None and backprop.is_anomaly_enabled():
-            gin = result.input_grads
-            finite = np.isfinite(result.captured_grads).all() and (gin is None or np.isfinite(gin).all())
+            gin, glive = result.input_grads, result.live_grads
+            finite = (np.isfinite(grads).all() and np.isfinite(glive).all()
+                      and (gin is None or np.isfinite(gin).all()))
             if not finite:
                 for b in cols:
                     self._exactly(args, int(b), who, seed, out)  # raises eager's FloatingPointError
                 return
-        out.add(cols, t.program, result.outputs, result.input_grads, result.captured_grads)
+        out.add(cols, t.program, result.outputs, result.input_grads)
+        if seed is not None and out.keep_grads:
+            out.source.add_plan_grads(out.source.plan(t), grads, direct, result.live_grads)
 
     def _batch_arrays(self, args: tuple[Any, ...], n: int,
                       who: str) -> tuple[list[Any], list[Any], list[Any]]:
@@ -565,12 +644,15 @@ class CompiledFunction:
                     f"compiled {self.name}.{who}: argument {self._arg_name(i)} must hold one number (or "
                     f"list of numbers) per sample, got {type(first).__name__} ({first!r:.60})"
                 )
-            spec = _spec_of(_to_python(a[0]))
-            if int(np.prod(arr.shape[1:])) != _size(spec):
-                raise ValueError(
-                    f"compiled {self.name}.{who}: argument {self._arg_name(i)} has shape {arr.shape}; "
-                    f"every sample must have the shape of the first"
-                )
+            if isinstance(a, np.ndarray):  # one sample's shape is the array's, less its first axis
+                spec = _shape_spec(arr.shape[1:])
+            else:
+                spec = _spec_of(_to_python(a[0]))
+                if math.prod(arr.shape[1:]) != _size(spec):
+                    raise ValueError(
+                        f"compiled {self.name}.{who}: argument {self._arg_name(i)} has shape {arr.shape}; "
+                        f"every sample must have the shape of the first"
+                    )
             specs.append(spec)
             columns.append(arr.reshape(n, -1).T.astype(np.float64))
         return columns, specs, statics
@@ -579,16 +661,16 @@ class CompiledFunction:
 class _BatchOut:
     """The results of a batched call, as parts from whichever replay handled which samples."""
 
-    def __init__(self, n: int) -> None:
+    def __init__(self, n: int, source: _Source, keep_grads: bool) -> None:
         self.n = n
+        self.source = source
+        self.keep_grads = keep_grads  # add the captured leaves' grads to the source
+        self.reduced = 0.0  # backward_batch: the mean (or sum) of the first outputs
         # (sample indices, program, outputs (n_outputs, k), input grads (n_inputs, k) or None)
         self.parts: list[tuple[Any, Program, Any, Any]] = []
-        self.captured: list[tuple[tuple[Value, ...], Any]] = []  # (leaves, their grads)
 
-    def add(self, cols: Any, p: Program, outputs: Any, input_grads: Any, captured_grads: Any) -> None:
+    def add(self, cols: Any, p: Program, outputs: Any, input_grads: Any) -> None:
         self.parts.append((cols, p, outputs, input_grads))
-        if captured_grads is not None:
-            self.captured.append((p.captured, captured_grads))
 
     def _per_sample(self, which: int) -> list[Any]:
         rows: list[Any] = [None] * self.n
@@ -608,6 +690,20 @@ class _BatchOut:
     def grads(self) -> list[list[float]]:
         return self._per_sample(3)
 
+    def array(self) -> Any:
+        """The outputs as an (n, outputs per sample) array (every part from programs of one output shape)."""
+        assert np is not None
+        if len(self.parts) == 1 and isinstance(self.parts[0][2], np.ndarray):
+            return self.parts[0][2].T
+        width = len(self.parts[0][1].outputs)
+        out = np.empty((self.n, width))
+        for cols, p, outputs, _ in self.parts:
+            if len(p.outputs) != width:
+                raise ValueError("the traces of this function return outputs of different shapes; use "
+                                 "CompiledFunction.batch, which returns them per sample")
+            out[np.asarray(cols, dtype=np.intp)] = np.asarray(outputs, dtype=np.float64).T
+        return out
+
     def specs(self) -> list[Spec]:
         specs: list[Spec] = [None] * self.n
         for cols, p, _, _ in self.parts:
@@ -621,18 +717,175 @@ class _BatchOut:
             return sum(self.parts[0][2][0].tolist())
         return sum(v[0] for v in self.values())
 
-    def add_captured_grads(self) -> None:
-        merged: list[tuple[tuple[Value, ...], Any]] = []
-        for leaves, grads in self.captured:
-            # traces of one function (one per label, say) mostly capture the same leaves in the same
-            # order: add their grads as arrays first, so the loop over leaves runs once
-            if merged and np is not None and (merged[-1][0] is leaves or merged[-1][0] == leaves):
-                merged[-1] = (leaves, merged[-1][1] + np.asarray(grads))
+
+# -- where a batched call reads the captured leaves and adds their grads -----------------------------------
+
+
+class _Source:
+    """The captured leaves' own ``.data`` and ``.grad`` (what CompiledFunction's calls use)."""
+
+    def values(self, p: Program) -> list[float]:
+        """The captured leaves' numbers, in the program's order."""
+        return [v.data for v in p.captured]
+
+    def before_trace(self) -> None:
+        """Called before f is traced (on the leaves' .data)."""
+
+    def plan(self, t: _Trace) -> Any:
+        return t.plan
+
+    def param_array(self, plan: Any) -> Any:
+        assert np is not None
+        return np.array(self.values(plan.program), dtype=np.float64)
+
+    def live_values(self, plan: Any) -> list[float]:
+        return []  # every captured leaf is in the parameter array
+
+    def grad_buffer(self, plan: Any, apart: bool) -> tuple[Any, bool]:
+        """An array the batched replay adds the parameters' grads to, and whether it is their home (never
+        with ``apart``: grads that may not be kept)."""
+        assert np is not None
+        return np.zeros(len(plan.program.captured)), False
+
+    def add_plan_grads(self, plan: Any, grads: Any, added: bool, live_grads: Any) -> None:
+        for leaf, g in zip(plan.program.captured, grads.tolist()):
+            leaf.grad += g
+
+    def add_scalar_grads(self, p: Program, grads: list[float]) -> None:
+        for leaf, g in zip(p.captured, grads):
+            leaf.grad += g
+
+
+_LEAVES = _Source()
+
+
+class Bound(_Source):
+    """A compiled function whose batched calls read the leaves ``params`` from one NumPy array, ``data``,
+    and add their grads to another, ``grad`` (``params[i]`` is ``data[i]``): what a training loop that
+    updates the parameters as arrays uses (``nn.fit(compile=True)`` does). Made by ``cf.bind(params)``.
+
+    ``data`` starts as the leaves' ``.data``; the leaves are not updated as ``data`` changes until
+    ``write()`` copies it into them (``read()`` copies the other way). Captured leaves outside ``params``
+    are read from their ``.data`` and get their grads in ``.grad``, as in ``CompiledFunction``'s calls.
+    A new trace (a new branch) writes ``data`` into the leaves first, so f is traced on the current numbers.
+
+    >>> from autograd import Value, compile
+    >>> w = Value(2.0)
+    >>> bound = compile(lambda x: (w * x) ** 2).bind([w])
+    >>> bound.backward_batch([1.0, 3.0])         # mean of (2x)^2; adds the mean of 2 (2x) x to grad
+    20.0
+    >>> bound.grad.tolist(), w.grad              # the leaf's own .grad is untouched
+    ([20.0], 0.0)
+    >>> bound.data -= 0.1 * bound.grad           # a gradient step on the array
+    >>> bound.batch([1.0]).tolist(), w.data      # the replay reads the array; the leaf waits for write()
+    ([[0.0]], 2.0)
+    >>> bound.write(); w.data
+    0.0
+    """
+
+    def __init__(self, compiled: CompiledFunction, params: Sequence[Value]) -> None:
+        if not isinstance(compiled, CompiledFunction):
+            raise TypeError(f"Bound needs a CompiledFunction, got {type(compiled).__name__}")
+        if isinstance(params, Value) or not isinstance(params, (list, tuple)):
+            raise TypeError(f"bind: params must be a list of Values, got {type(params).__name__}")
+        self.params: tuple[Value, ...] = tuple(params)
+        self._position: dict[int, int] = {}
+        for i, v in enumerate(self.params):
+            if not isinstance(v, Value):
+                raise TypeError(f"bind: params[{i}] must be a Value, got {type(v).__name__}")
+            if id(v) in self._position:
+                raise ValueError(f"bind: params[{i}] appears twice; pass each leaf once")
+            self._position[id(v)] = i
+        if _load_numpy() is None:
+            raise ImportError("bind keeps parameters in NumPy arrays: pip install numpy")
+        self.compiled = compiled
+        self.data = np.array([v.data for v in self.params], dtype=np.float64)
+        self.grad = np.zeros(len(self.params))
+        self._plans: dict[_Trace, Any] = {}
+        # per program (by id, the program kept alive beside it): each captured leaf's entry, -1 if live
+        self._index: dict[int, tuple[Program, list[int]]] = {}
+
+    def __repr__(self) -> str:
+        return f"<{self.compiled!r} bound to {len(self.params)} parameters>"
+
+    # -- the arrays ---------------------------------------------------------------------------------------
+    def zero_grad(self) -> None:
+        """Set every entry of ``grad`` to 0."""
+        self.grad.fill(0.0)
+
+    def read(self) -> None:
+        """Copy the leaves' ``.data`` into ``data``."""
+        self.data[:] = [v.data for v in self.params]
+
+    def write(self) -> None:
+        """Copy ``data`` into the leaves' ``.data``."""
+        for v, x in zip(self.params, self.data.tolist()):
+            v.data = x
+
+    # -- calls --------------------------------------------------------------------------------------------
+    def batch(self, *args: Any) -> Any:
+        """The outputs of every sample as an array, one row per sample (flattened as in the program)."""
+        return self.compiled._batch(args, "batch", seed=None, input_grads=False, source=self).array()
+
+    def backward_batch(self, *args: Any, reduction: str = "mean") -> Any:
+        """As ``CompiledFunction.backward_batch``, reading ``data`` and adding to ``grad``. With
+        ``has_aux``, returns ``(reduced loss, aux)`` with aux an array, one row per sample."""
+        out = self.compiled._backward_batch(args, reduction, self)
+        if not self.compiled.has_aux:
+            return out.reduced
+        return out.reduced, out.array()[:, 1:]
+
+    # -- the source of a batched call ---------------------------------------------------------------------
+    def _entries(self, p: Program) -> list[int]:
+        found = self._index.get(id(p))
+        if found is None:
+            found = self._index[id(p)] = (p, [self._position.get(id(v), -1) for v in p.captured])
+        return found[1]
+
+    def values(self, p: Program) -> list[float]:
+        data = self.data.tolist()
+        return [data[i] if i >= 0 else v.data for i, v in zip(self._entries(p), p.captured)]
+
+    def before_trace(self) -> None:
+        self.write()
+
+    def plan(self, t: _Trace) -> Any:
+        plan = self._plans.get(t)
+        if plan is None:
+            from .numpy_replay import Plan
+
+            p = t.program
+            rows = {s: i for s, i in zip(p.captured_slots, self._entries(p)) if i >= 0}
+            plan = self._plans[t] = Plan(p, rows)
+        return plan
+
+    def param_array(self, plan: Any) -> Any:
+        return self.data
+
+    def live_values(self, plan: Any) -> list[float]:
+        captured = plan.program.captured
+        return [captured[i].data for i in plan.live]
+
+    def grad_buffer(self, plan: Any, apart: bool) -> tuple[Any, bool]:
+        # under detect_anomaly a batch's grads are checked before any is kept
+        return (np.zeros_like(self.grad), False) if apart else (self.grad, True)
+
+    def add_plan_grads(self, plan: Any, grads: Any, added: bool, live_grads: Any) -> None:
+        if not added:
+            self.grad += grads
+        captured = plan.program.captured
+        for i, g in zip(plan.live, live_grads.tolist()):
+            captured[i].grad += g
+
+    def add_scalar_grads(self, p: Program, grads: list[float]) -> None:
+        for i, v, g in zip(self._entries(p), p.captured, grads):
+            if i >= 0:
+                self.grad[i] += g
             else:
-                merged.append((leaves, grads))
-        for leaves, grads in merged:
-            for leaf, g in zip(leaves, grads if isinstance(grads, list) else grads.tolist()):
-                leaf.grad += g
+                v.grad += g
+
+
+Bound.__module__ = CompiledFunction.__module__ = "autograd.compile"
 
 
 _HAS_VALUE: Any = object()
@@ -688,7 +941,21 @@ def _bad_argument(x: Any, path: str) -> str | None:
     return f"argument {path} must be a number or a list of numbers, got {type(x).__name__} ({x!r:.60})"
 
 
+_SHAPE_SPECS: dict[tuple[int, ...], Spec] = {}
+
+
+def _shape_spec(shape: tuple[int, ...]) -> Spec:
+    """The spec of one sample of an array whose samples have this shape: nested lists (cached: working it
+    out for a row of 64 numbers took a third of a small batch's overhead)."""
+    spec = _SHAPE_SPECS.get(shape)
+    if spec is None and shape:
+        spec = _SHAPE_SPECS[shape] = (list, (_shape_spec(shape[1:]),) * shape[0])
+    return spec
+
+
 def _spec_of(x: Any) -> Spec:
+    if isinstance(x, list) and x and all(type(v) is float for v in x):
+        return _flatten(x, [])  # a flat list of floats: the cached spec
     if isinstance(x, (list, tuple)):
         return (type(x), tuple(_spec_of(xi) for xi in x))
     if np is not None and isinstance(x, np.ndarray) and x.ndim:
