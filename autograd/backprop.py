@@ -248,6 +248,16 @@ def gradients(root: Value, inputs: Iterable[Value], create_graph: bool = False) 
         collector.release()
 
 
+def add_grads(leaves: Iterable[Value], grads: Iterable[float]) -> None:
+    """Add each grad to its leaf's ``.grad`` while no pass runs: what compile's backward does, taking turns
+    with eager passes as they take turns with each other. (Under CPython's GIL a slot's ``+=`` cannot be
+    interrupted between its read and its write anyway; a free-threaded build can, and the lock keeps it
+    right there too.)"""
+    with _lock:
+        for leaf, g in zip(leaves, grads):
+            leaf.grad += g
+
+
 def _inputs(root: Value, inputs: Iterable[Value]) -> list[Value]:
     """gradients' arguments checked, and its inputs as a list."""
     if not isinstance(root, Value):

@@ -264,8 +264,7 @@ class CompiledFunction:
         flat, key = self._parse_numbers(args, "backward")
         (outputs, _, grads), t = self._evaluate(flat, key, args, with_grad=True)
         assert grads is not None
-        for leaf, g in zip(t.program.captured, grads):
-            leaf.grad += g
+        backprop.add_grads(t.program.captured, grads)
         return self._value(t.program.output_spec, outputs)
 
     def bind(self, params: Sequence[Value]) -> Bound:
@@ -748,12 +747,10 @@ class _Source:
         return np.zeros(len(plan.program.captured)), False
 
     def add_plan_grads(self, plan: Any, grads: Any, added: bool, live_grads: Any) -> None:
-        for leaf, g in zip(plan.program.captured, grads.tolist()):
-            leaf.grad += g
+        backprop.add_grads(plan.program.captured, grads.tolist())
 
     def add_scalar_grads(self, p: Program, grads: list[float]) -> None:
-        for leaf, g in zip(p.captured, grads):
-            leaf.grad += g
+        backprop.add_grads(p.captured, grads)
 
 
 _LEAVES = _Source()

@@ -258,3 +258,25 @@ def test_fit_trains_the_same_while_another_thread_evaluates_under_no_grad() -> N
     _, losses = run_together(evaluate, train_then_stop)
     assert losses == expected  # bit for bit: the other thread changed nothing
     assert losses[-1] < losses[0]
+
+
+def test_compiled_and_eager_backward_on_shared_leaves_add_every_contribution_once() -> None:
+    # A model's parameter w read by an eager graph in one thread and by a compiled function in another:
+    # every pass adds its amount once (the compiled backward adds through backprop.add_grads, taking turns
+    # with the eager passes). The grads are small integers, so the sums are exact in any order.
+    w = Value(3.0, label="w")
+    f = compile(lambda x: w * x * 2.0)  # d/dw = 2x
+    f.backward(1.0)
+    w.grad = 0.0
+    n = 400
+
+    def eager() -> None:
+        for _ in range(n):
+            (w * 5.0).backward()  # d/dw = 5
+
+    def compiled() -> None:
+        for _ in range(n):
+            f.backward(4.0)  # d/dw = 8
+
+    run_together(eager, compiled)
+    assert w.grad == n * (5.0 + 8.0)
