@@ -71,9 +71,7 @@ def generate(p: Program, with_grad: bool) -> Replay:
     for s, c in p.constants:
         env[f"K{s}"] = c
         emit(f"    v{s} = K{s}")
-    guards_after: dict[int, list[int]] = {}
-    for gi, g in enumerate(p.guards):
-        guards_after.setdefault(g.after, []).append(gi)
+    guards_after = _guards_after(p)
 
     def emit_guards(after: int) -> None:
         for gi in guards_after.get(after, ()):
@@ -105,26 +103,65 @@ def generate(p: Program, with_grad: bool) -> Replay:
     if not with_grad:
         emit(f"    return [{outputs}], None, None")
     else:
-        root = p.outputs[0]  # gradients are of the first output (the others are auxiliary)
-        emit(f"    g{root} = 1.0")
-        assigned = {root}
-        constant_slots = {s for s, _ in p.constants}
-        for i in reversed(range(p.n_backward)):
-            ins = p.instructions[i]
-            for j, parent in enumerate(ins.ins):
-                if parent in constant_slots:
-                    continue  # a constant's grad is never read
-                # eager: adjoint[parent] = adjoint.get(parent, 0.0) + local * g, the same float ops
-                previous = f"g{parent}" if parent in assigned else "0.0"
-                emit(f"    g{parent} = {previous} + d{ins.out}_{j} * g{ins.out}")
-                assigned.add(parent)
-        grads_in = "".join(f"g{s}, " if s in assigned else "0.0, " for s in p.inputs)
-        grads_cap = "".join(f"g{s}, " if s in assigned else "0.0, " for s in p.captured_slots)
-        emit(f"    return [{outputs}], [{grads_in}], [{grads_cap}]")
+        backward, assigned = _backward_lines(p)
+        lines += backward
+        grads = ["".join(f"g{s}, " if s in assigned else "0.0, " for s in slots)  # 0.0: no edge reached it
+                 for slots in (p.inputs, p.captured_slots)]
+        emit(f"    return [{outputs}], [{grads[0]}], [{grads[1]}]")
     code = compile("\n".join(lines), f"<compiled {p.name}>", "exec")
     exec(code, env)
     replay: Replay = env["replay"]
     return replay
+
+
+def _adjoints(p: Program, vals: list[float], local_grads: list[tuple[float, ...]], checked: bool
+              ) -> dict[int, float]:
+    """The interpreted backward: each slot's adjoint, as eager's sweep computes it."""
+    adjoint: dict[int, float] = {p.outputs[0]: 1.0}
+    for i in reversed(range(p.n_backward)):
+        ins = p.instructions[i]
+        upstream = adjoint[ins.out]
+        for j, (parent, d) in enumerate(zip(ins.ins, local_grads[i])):
+            contribution = d * upstream
+            if checked and not math.isfinite(contribution):
+                label = p.labels[ins.out]
+                where = f"node {label!r}" if label else "an unlabelled node"
+                # NOTE: the same words as backprop's checked sweep, so a compiled function fails as the
+                # eager one does (tests compare the two messages).
+                raise FloatingPointError(
+                    f"detect_anomaly: backward produced {contribution!r} at op {ins.op!r} ({where}, "
+                    f"data={vals[ins.out]!r}) for its parent {j} (data={vals[parent]!r}): local "
+                    f"derivative {d!r} times upstream grad {upstream!r}"
+                )
+            adjoint[parent] = adjoint.get(parent, 0.0) + contribution
+    return adjoint
+
+
+def _guards_after(p: Program) -> dict[int, list[int]]:
+    """The guards to check after each instruction (-1: before the first), by index."""
+    after: dict[int, list[int]] = {}
+    for gi, g in enumerate(p.guards):
+        after.setdefault(g.after, []).append(gi)
+    return after
+
+
+def _backward_lines(p: Program) -> tuple[list[str], set[int]]:
+    """The generated backward, one line per edge, children first, in eager's float operations; and the
+    slots whose grad it assigns."""
+    root = p.outputs[0]  # gradients are of the first output (the others are auxiliary)
+    lines = [f"    g{root} = 1.0"]
+    assigned = {root}
+    constant_slots = {s for s, _ in p.constants}
+    for i in reversed(range(p.n_backward)):
+        ins = p.instructions[i]
+        for j, parent in enumerate(ins.ins):
+            if parent in constant_slots:
+                continue  # a constant's grad is never read
+            # eager: adjoint[parent] = adjoint.get(parent, 0.0) + local * g, the same float ops
+            previous = f"g{parent}" if parent in assigned else "0.0"
+            lines.append(f"    g{parent} = {previous} + d{ins.out}_{j} * g{ins.out}")
+            assigned.add(parent)
+    return lines, assigned
 
 
 def interpret(
@@ -143,9 +180,7 @@ def interpret(
         vals[s] = x
     for s, c in p.constants:
         vals[s] = c
-    guards_after: dict[int, list[int]] = {}
-    for gi, g in enumerate(p.guards):
-        guards_after.setdefault(g.after, []).append(gi)
+    guards_after = _guards_after(p)
     for gi in guards_after.get(-1, ()):
         check_guard(p, gi, vals)
     local_grads: list[tuple[float, ...]] = []
@@ -169,24 +204,7 @@ def interpret(
     outputs = [vals[s] for s in p.outputs]
     if not with_grad:
         return outputs, None, None
-    root = p.outputs[0]
-    adjoint: dict[int, float] = {root: 1.0}
-    for i in reversed(range(p.n_backward)):
-        ins = p.instructions[i]
-        upstream = adjoint[ins.out]
-        for j, (parent, d) in enumerate(zip(ins.ins, local_grads[i])):
-            contribution = d * upstream
-            if checked and not math.isfinite(contribution):
-                label = p.labels[ins.out]
-                where = f"node {label!r}" if label else "an unlabelled node"
-                # NOTE: the same words as backprop._sweep_checked, so a compiled function fails as the
-                # eager one does (tests compare the two messages).
-                raise FloatingPointError(
-                    f"detect_anomaly: backward produced {contribution!r} at op {ins.op!r} ({where}, "
-                    f"data={vals[ins.out]!r}) for its parent {j} (data={vals[parent]!r}): local "
-                    f"derivative {d!r} times upstream grad {upstream!r}"
-                )
-            adjoint[parent] = adjoint.get(parent, 0.0) + contribution
+    adjoint = _adjoints(p, vals, local_grads, checked)
     grads_in = [adjoint.get(s, 0.0) for s in p.inputs]
     grads_cap = [adjoint.get(s, 0.0) for s in p.captured_slots]
     return outputs, grads_in, grads_cap

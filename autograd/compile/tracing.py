@@ -84,16 +84,28 @@ def _output_leaves(x: Any, path: str, values: list[Value], name: str) -> Spec:
     )
 
 
-def _build(
-    name: str,
-    leaves: list[Value],
-    graph: Any,
-    outputs: list[Value],
-    output_spec: Spec,
-    events: list[tuple[str, Value, Any, Any, str]],
-) -> Program:
-    # Forward order: the first output's ancestors exactly as toposort lists them (backward replays them
-    # in reverse, so contributions add up in eager's order), then whatever else outputs and guards need.
+class _Slots:
+    """Slot numbers given out in order, with each slot's name (as a program prints it) and label."""
+
+    def __init__(self) -> None:
+        self.slot: dict[Any, int] = {}  # a Value, or the repr of a number the guards compare with
+        self.names: list[str] = []
+        self.labels: list[str] = []
+
+    def add(self, key: Any, name: str, label: str) -> int:
+        self.slot[key] = n = len(self.names)
+        self.names.append(name)
+        self.labels.append(label)
+        return n
+
+
+def _forward_order(outputs: list[Value], events: list[tuple[str, Value, Any, Any, str]]
+                   ) -> tuple[list[Value], int]:
+    """Every node to replay, and how many of the first output's ops the backward replays.
+
+    The first output's ancestors come exactly as toposort lists them (backward replays them in reverse,
+    so contributions add up in eager's order), then whatever else outputs and guards need.
+    """
     order: list[Value] = []
     seen: set[Value] = set()
     roots: list[Value] = [*outputs]
@@ -109,23 +121,28 @@ def _build(
                 order.append(node)
         if i == 0:
             n_backward = sum(1 for node in order if not node.is_leaf)
+    return order, n_backward
 
-    names = [leaf.label for leaf in leaves]
-    labels = [leaf.label for leaf in leaves]
-    slot: dict[Value, int] = {leaf: i for i, leaf in enumerate(leaves)}
+
+def _sort_nodes(order: list[Value], leaves: list[Value], outputs: list[Value],
+                events: list[tuple[str, Value, Any, Any, str]]
+                ) -> tuple[list[Value], list[Constant], list[tuple[Value, tuple[Value, ...]]], list[float]]:
+    """The captured leaves (Values from outside the function), the constants, the ops with their parents
+    (read once per node), and the numbers the guards compare with, each in order of first use."""
+    known: set[Value] = set(leaves)
     captured: list[Value] = []
     constant_nodes: list[Constant] = []
 
     def leaf_kind(node: Value) -> None:
-        if node in slot:
+        if node in known:
             return
+        known.add(node)
         if type(node) is Constant:
             constant_nodes.append(node)  # type: ignore[arg-type]
         else:
             captured.append(node)
-        slot[node] = -1  # numbered below, once all leaves are known
 
-    ops: list[tuple[Value, tuple[Value, ...]]] = []  # (node, its parents), read once per node
+    ops: list[tuple[Value, tuple[Value, ...]]] = []
     for node in order:
         parents = node.parents
         if not parents:
@@ -147,51 +164,60 @@ def _build(
                 leaf_kind(other)
         elif kind != "float":
             extra_numbers.append(float(other))
+    return captured, constant_nodes, ops, extra_numbers
 
-    n = len(leaves)
-    for v in captured:
-        slot[v] = n
-        names.append(v.label or f"p{n - len(leaves)}")
-        labels.append(v.label)
-        n += 1
-    constants: list[tuple[int, float]] = []
-    for c in constant_nodes:
-        slot[c] = n
-        constants.append((n, c.data))
-        names.append(number_name(c.data, c.label))
-        labels.append(c.label)
-        n += 1
-    number_slot: dict[str, int] = {}  # keyed by repr: one slot per distinct number (-0.0 and nan too)
-    for number in extra_numbers:
-        if repr(number) not in number_slot:
-            number_slot[repr(number)] = n
-            constants.append((n, number))
-            names.append(number_name(number, ""))
-            labels.append("")
-            n += 1
-    instructions: list[Instruction] = []
-    position: dict[int, int] = {}  # slot -> index of the instruction that computes it
-    for i, (node, parents) in enumerate(ops):
-        slot[node] = n
-        position[n] = i
-        instructions.append(Instruction(node.op, n, tuple([slot[p] for p in parents]), node.arg))
-        names.append(f"v{i}")
-        labels.append(node.label)
-        n += 1
 
+def _guards(events: list[tuple[str, Value, Any, Any, str]], slot: dict[Any, int], position: dict[int, int]
+            ) -> list[Guard]:
+    """One guard per distinct decision (a loop re-reading a value is checked once), placed after the
+    instruction that computes the later of its operands."""
     guards: list[Guard] = []
     recorded: set[tuple[Any, ...]] = set()
     for kind, x, other, result, where in events:
         lhs = slot[x]
-        rhs = None if kind == "float" else (slot[other] if isinstance(other, Value) else
-                                            number_slot[repr(float(other))])
+        rhs = None if kind == "float" else slot[other if isinstance(other, Value) else repr(float(other))]
         key = (kind, lhs, rhs, result)
         if key in recorded:
-            continue  # the same decision seen twice (a loop re-reading a value) is checked once
+            continue
         recorded.add(key)
         after = max(position.get(lhs, -1), -1 if rhs is None else position.get(rhs, -1))
         guards.append(Guard(kind, lhs, rhs, result, after, where))
+    return guards
 
+
+def _build(
+    name: str,
+    leaves: list[Value],
+    graph: Any,
+    outputs: list[Value],
+    output_spec: Spec,
+    events: list[tuple[str, Value, Any, Any, str]],
+) -> Program:
+    """The traced graph as a Program: slots for the inputs, the captured leaves, the constants and each
+    op's result, in that order; one instruction per op; one guard per distinct decision."""
+    order, n_backward = _forward_order(outputs, events)
+    captured, constant_nodes, ops, extra_numbers = _sort_nodes(order, leaves, outputs, events)
+    slots = _Slots()
+    for leaf in leaves:
+        slots.add(leaf, leaf.label, leaf.label)
+    for i, v in enumerate(captured):
+        slots.add(v, v.label or f"p{i}", v.label)
+    constants: list[tuple[int, float]] = []
+    for c in constant_nodes:
+        constants.append((slots.add(c, number_name(c.data, c.label), c.label), c.data))
+    for number in extra_numbers:  # keyed by repr: one slot per distinct number (-0.0 and nan too)
+        if repr(number) not in slots.slot:
+            constants.append((slots.add(repr(number), number_name(number, ""), ""), number))
+    instructions: list[Instruction] = []
+    position: dict[int, int] = {}  # slot -> index of the instruction that computes it
+    for i, (node, parents) in enumerate(ops):
+        out = slots.add(node, f"v{i}", node.label)
+        position[out] = i
+        instructions.append(Instruction(node.op, out, tuple([slots.slot[p] for p in parents]), node.arg))
+    slot = slots.slot
+    n = len(slots.names)
+    names, labels = slots.names, slots.labels
+    guards = _guards(events, slot, position)
     return Program(
         name=name,
         n_slots=n,

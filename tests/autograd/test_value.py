@@ -4,7 +4,9 @@ repr, detach and no_grad, numeric stability at the float extremes, and freeing b
 from __future__ import annotations
 
 import gc
+import inspect
 import math
+import re
 import weakref
 from collections.abc import Iterator
 from fractions import Fraction
@@ -300,3 +302,21 @@ def test_graphs_built_by_create_graph_and_nested_grad_are_freed_at_once() -> Non
     third = grad(grad(grad(lambda t: (t * t).sin() * t.exp())))(0.7)
     assert math.isfinite(third)
     assert gc.collect() == 0
+
+
+def test_every_way_of_making_a_node_fills_every_slot() -> None:
+    # A node's slots are filled by value._fill, except in the binary operators, which inline a copy of it
+    # (one call less per node): a slot added to __slots__ but not to that copy would be unset there.
+    import copy
+
+    from autograd import linear
+    from autograd.value import _binary_methods
+
+    slots = [s for s in Value.__slots__ if s != "__weakref__"]
+    x, y = Value(2.0), Value(3.0)
+    made = [x, x * y, 2.0 * x, x.tanh(), x**2, linear([x], [y], 1.0), x.detach(), copy.deepcopy(x * y)]
+    for node in made:
+        for slot in slots:
+            getattr(node, slot)  # AttributeError if the slot was never set
+    source = inspect.getsource(_binary_methods)
+    assert sorted(set(re.findall(r"\bv\.(\w+) =", source))) == sorted(slots)
