@@ -1,12 +1,13 @@
-"""What thread safety costs one thread: the pass lock, and the engine before and after per-thread state.
+"""The eager engine against itself: the pass lock against a no-op lock, and this checkout against another.
 
     python benchmarks/engine_state.py                     # the pass lock against a no-op lock, one process
     python benchmarks/engine_state.py --compare fe98f31   # and this checkout against an older commit
 
-The workload is micrograd's demo step (``MLP(2, [16, 16, 1])``, max-margin loss over 100 points): a
-fresh graph each step, forward and backward timed separately, the mean CPU time over a steady loop (the
-collector on, as a user runs it). Variants alternate step by step, and the two checkouts round by round
-(the median round is reported), so drift on a shared machine hits both alike.
+The workloads are micrograd's demo step (``MLP(2, [16, 16, 1])``, max-margin loss over 100 points: a
+fresh graph each step, forward and backward timed separately, the mean CPU time over a steady loop, the
+collector on, as a user runs it) and a chain of 10^5 muls (CPU ns per node, built and backpropagated).
+Variants alternate step by step, and the two checkouts round by round (the median round is reported), so
+drift on a shared machine hits both alike.
 """
 
 from __future__ import annotations
@@ -79,8 +80,25 @@ def _measure(steps: int, variants: list[str]) -> dict[str, dict[str, float]]:
             if i >= 3:  # three steps to warm up
                 totals[v][0] += fwd
                 totals[v][1] += bwd
-    return {v: {"forward_ms": 1e3 * f / steps, "backward_ms": 1e3 * b / steps}
+    return {v: {"forward_ms": 1e3 * f / steps, "backward_ms": 1e3 * b / steps, "chain_ns": _chain_ns()}
             for v, (f, b) in totals.items()}
+
+
+def _chain_ns(n: int = 100_000, reps: int = 5) -> float:
+    """CPU ns per node of a chain y = y * w, n deep, built and backpropagated (the median of reps)."""
+    from autograd import Value
+
+    times = []
+    for _ in range(reps):
+        t0 = time.process_time()
+        w = Value(1.0000001)
+        y = w
+        for _ in range(n):
+            y = y * w
+        y.backward()
+        times.append(time.process_time() - t0)
+        del y, w
+    return 1e9 * sorted(times)[reps // 2] / n
 
 
 def _child(root: str, steps: int, variants: list[str]) -> dict[str, dict[str, float]]:
@@ -118,15 +136,16 @@ def main(argv: list[str] | None = None) -> int:
                 for _ in range(args.rounds):  # alternate the two checkouts
                     for name, root in (("now", ROOT), (args.compare, old)):
                         r = _child(str(root), args.steps, ["pass lock"])["pass lock"]
-                        rounds[name].append((r["forward_ms"], r["backward_ms"]))
+                        rounds[name].append((r["forward_ms"], r["backward_ms"], r["chain_ns"]))
             finally:
                 subprocess.run([*git, "remove", "--force", str(old)], check=True)
         median = lambda xs: sorted(xs)[len(xs) // 2]  # noqa: E731
-        f_new, b_new = (median([r[i] for r in rounds["now"]]) for i in (0, 1))
-        f_old, b_old = (median([r[i] for r in rounds[args.compare]]) for i in (0, 1))
+        f_new, b_new, c_new = (median([r[i] for r in rounds["now"]]) for i in (0, 1, 2))
+        f_old, b_old, c_old = (median([r[i] for r in rounds[args.compare]]) for i in (0, 1, 2))
         print(f"this checkout against {args.compare}, the median of {args.rounds} alternating rounds:")
         print(f"  forward   {f_new:7.2f} vs {f_old:7.2f}   ({100 * (f_new / f_old - 1):+.1f}%)")
         print(f"  backward  {b_new:7.2f} vs {b_old:7.2f}   ({100 * (b_new / b_old - 1):+.1f}%)")
+        print(f"  chain, ns/node  {c_new:7.1f} vs {c_old:7.1f}   ({100 * (c_new / c_old - 1):+.1f}%)")
     return 0
 
 
