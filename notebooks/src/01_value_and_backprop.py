@@ -2,8 +2,8 @@
 # # 01 · A Value, its graph, and backprop by the chain rule
 #
 # A `Value` is a scalar that remembers how it was computed: its `parents` (the operands) and its
-# `local_grads` (∂node/∂parent, one per parent). `backward()` walks the graph from the root in reverse
-# topological order and applies the chain rule once per edge:
+# `local_derivatives` (∂node/∂parent, one per parent). `backward()` walks the graph from the root in
+# reverse topological order and applies the chain rule once per edge:
 #
 # > grad of a parent += local derivative × grad of the node
 #
@@ -25,12 +25,13 @@ n.label = "n"
 o = n.tanh()
 o.label = "o"
 print(o)
-print("parents of n:", [p.label or p.op for p in n.parents], " local grads:", n.local_grads)
+print("parents of n:", [p.label or p.op for p in n.parents], " local derivatives:", n.local_derivatives)
 
 # %% [markdown]
 # Before any backward, the graph shows values only: no grad is shown where no backward has run yet, so
 # nobody mistakes a zero for a result. Each edge carries the local derivative ∂node/∂parent. Leaves are
-# coloured by role: inputs, parameters (passed as `params=`), constants.
+# coloured by role: here inputs and parameters (the leaves passed as `params=`); a constant, when a
+# graph has one, is a grey dashed box.
 
 # %%
 params = [w1, w2, b]
@@ -55,15 +56,20 @@ print("grad x1 =", x1.grad, "  w1 · (1 - o²) =", w1.data * (1 - o.data**2))
 
 # %% [markdown]
 # ## Stepping through backprop
-# `backward_steps` returns the backward pass as a list of steps in execution order; `draw_graph(root,
-# step=k)` shows the state after step k (the node being processed highlighted, edges already traversed,
-# grads accumulated so far). `explain` narrates every step with the actual numbers.
+# `backward_steps` returns the backward pass as a list of steps in execution order: each op node, root
+# first, passing its grad (the *upstream* grad) on to its operands. `draw_graph(root, step=k)` shows
+# the state after step k: that step's node outlined and its edges labelled *local × upstream =
+# contribution*, earlier steps' edges in blue, the ones still to come dashed, and only the grads
+# summed so far. `explain` narrates every step with the actual numbers.
 
 # %%
 steps = backward_steps(o)
 for s in steps:
     print(f"step {s.index}: node {s.node.label or s.node.op!r}, upstream grad {s.upstream:.4f}, "
           f"contributions {[round(c.amount, 4) for c in s.contributions]}")
+
+# %%
+draw_graph(o, params=params, step=2)
 
 # %%
 explain(o)
@@ -76,7 +82,8 @@ explain(o)
 # grad grows ("so far") until its last contribution lands. Step with the buttons or the keys
 # (→ step, ← back, Home reset, space play/pause) and read the line under the graph; click a node to
 # see every path from it to the root and how its grad adds up. Nodes never move, so flip back and
-# forth freely. `stepper.save("neuron.html")` writes the same thing as one file that works offline.
+# forth freely. What `step_through` returns has a `.save("neuron.html")` that writes the same thing
+# as one file that works offline.
 
 # %%
 step_through(o, params=params)

@@ -56,12 +56,12 @@ plt.show()
 # **Why.** The sigmoid's local derivative s(1 − s) is at most 1/4, so every sigmoid layer shrinks the
 # gradient on its way back: the plain sigmoid net's line falls steeply to the left, and its first
 # layer gets a vanishing fraction of the output layer's gradient (the first ratio printed). ReLU's
-# local derivative is 1 wherever the unit is active, so its line stays within about an order of
-# magnitude (its largest / smallest).
+# local derivative is 1 wherever the unit is active, so its line stays within a factor of ten (its
+# largest / smallest, printed).
 # A residual connection z ← z + W·σ(z) + b adds a path whose local derivative is exactly 1, so the
-# gradient reaches the early layers almost undiminished; chainrule's residual blocks are the
-# "pre-activation" kind (He et al., 2016), whose branches add terms of mean zero, so the skip path
-# does not drift as the net gets deeper.
+# residual net's line stays level from the last hidden layer down to the first; chainrule's residual
+# blocks are the "pre-activation" kind (He et al., 2016), whose branches add terms of mean zero, so
+# the skip path does not drift as the net gets deeper.
 #
 # Batch normalization keeps each layer's pre-activations centred and scaled, where the sigmoid's slope
 # is largest, so nothing vanishes. Its line even rises to the left: its first layer gets *more* than
@@ -123,7 +123,7 @@ for name in ("sigmoid", "sigmoid + batchnorm"):
 # Now make the factors bigger than 1. A tanh layer's local derivative (with respect to its input) is
 # its weights times tanh′(z), and tanh′ is at most 1, so with large enough weights the product is
 # above 1 on average. Multiply the weights of every hidden-to-hidden layer (layers 1 to 9) by 4: going
-# back, each layer then multiplies the gradient by more than one, and the layers nearest the input
+# back, most layers then multiply the gradient by more than one, and the layers nearest the input
 # get the largest gradients. The forward pass stays tame, since tanh keeps every activation in (−1, 1).
 
 # %%
@@ -139,8 +139,9 @@ for scale in (1.0, 4.0):
     loss.backward()
     norms = nn.layer_grad_norms(model)
     nn.plot.grad_norms(norms, ax=ax, label=f"tanh, hidden weights x {scale:g}")
-    print(f"weights x {scale:g}: layer 0 gets {norms['layers.0'] / norms[f'layers.{DEPTH - 1}']:.3g} x the "
-          f"gradient of layer {DEPTH - 1} (the last hidden layer); loss {loss.data:.3f}")
+    ratio = norms["layers.0"] / norms[f"layers.{DEPTH - 1}"]
+    print(f"weights x {scale:g}: layer 0 gets {ratio:.3g} x the gradient of layer {DEPTH - 1} (the last "
+          f"hidden layer), {ratio ** (1 / (DEPTH - 1)):.2f} x per layer on average; loss {loss.data:.3f}")
 ax.set_title("an exploding gradient: largest nearest the input")
 plt.show()
 
@@ -157,8 +158,8 @@ plt.show()
 # `max_norm` (it returns the norm before clipping); `fit(max_grad_norm=...)` does this at every step.
 # It matters most when nothing bounds the forward pass either. Take linear activations and scale every
 # weight by 1.6: each layer now multiplies the forward signal *and* the backward gradient by more than
-# one, so the scores, the loss and all the gradients are huge, and plain SGD throws the weights further
-# out at every step until the numbers overflow.
+# one, so the scores and the gradients are large from the start (printed below), and plain SGD throws
+# the weights further out at every step until the numbers overflow.
 
 # %%
 model = nn.MLP(2, [WIDTH] * DEPTH + [1], activation="linear", seed=0)
@@ -167,10 +168,13 @@ for p in model.parameters():
 start = model.state_dict()  # both runs below start from these weights
 
 model.zero_grad()
-nn.binary_cross_entropy_with_logits(model(X), y).backward()
+scores = model(X)
+loss = nn.binary_cross_entropy_with_logits(scores, y)
+loss.backward()
 total = nn.clip_grad_norm(model.parameters(), max_norm=1.0)
 clipped = math.sqrt(sum(p.grad**2 for p in model.parameters()))
-print(f"gradient norm before clipping {total:.3g}, after {clipped:.3g}")
+print(f"largest score {max(abs(v.data) for v in scores):.3g}, loss {loss.data:.3g}; "
+      f"gradient norm before clipping {total:.3g}, after {clipped:.3g}")
 
 for max_grad_norm in (None, 1.0):
     model.load_state_dict(start)

@@ -1,9 +1,10 @@
 # %% [markdown]
 # # 06 · Higher-order derivatives: grad of grad, the Hessian, Newton's method
 #
-# Every local-derivative rule in chainrule's op table is written with arithmetic on the op's inputs and
-# output, so the same rule that gives a float during `backward()` can also run on `Value`s. When it
-# does, the gradient is itself a graph, and we can differentiate it again.
+# Every local-derivative rule in chainrule's op table is written with operations that work on floats
+# and on `Value`s alike (arithmetic on the op's inputs and output, and functions such as the cos in
+# sin's rule), so the same rule that gives a float during `backward()` can also run on `Value`s. When
+# it does, the gradient is itself a graph, and we can differentiate it again.
 
 # %%
 import math
@@ -30,7 +31,8 @@ print("by hand:", 3 * x0**2 + math.cos(x0), 6 * x0 - math.sin(x0), 6 - math.cos(
 # records how the gradient was computed: here dy/dx = 3x² comes back as a graph built from x, drawn
 # below. Its leaves are x and the constant 1 that seeds backprop (∂y/∂y = 1); its ops are the chain
 # rule's products (local derivative × grad) and the sum of the contributions from x's three uses in
-# y = x·x·x, 4 + 4 + 4 = 12. Differentiating *that* graph gives d²y/dx².
+# y = x·x·x, 4 + 4 + 4 = 12. Differentiating *that* graph gives d²y/dx². (`gradients` returns its
+# results and leaves every `.grad` alone, which is why the picture's title says no backward has run.)
 
 # %%
 x = Value(2.0, label="x")

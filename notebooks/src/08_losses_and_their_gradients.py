@@ -2,7 +2,7 @@
 # # 08 · Losses and their gradients, by hand and by the engine
 #
 # Backprop starts at the loss: the first grads it passes on are ∂loss/∂prediction, and every other
-# grad in the network is built from them. Here we derive them by hand for the three losses `nn`
+# grad in the network is built from them. Here we derive them by hand for the three losses this series
 # trains with (mean squared error, binary cross-entropy on a logit, and cross-entropy over classes),
 # check the engine against each formula, and train a regression with MSE against its closed-form
 # answer.
@@ -86,9 +86,10 @@ for row, y in zip(scores, classes):
           f"{max(abs(z.grad - g) for z, g in zip(row, by_hand)):.1e}")
 
 # %% [markdown]
-# The engine's grads come from composing its ops (exp, log, sums, the max-shift that keeps log-sum-exp
-# from overflowing); the formulas above came from calculus. Finite differences are a third opinion
-# that knows nothing of either: `gradcheck` treats the loss as a black box of the six scores.
+# The engine's grads come from composing its ops (for cross-entropy: exp, log, sums, the max-shift that
+# keeps log-sum-exp from overflowing); the formulas above came from calculus. Finite differences are a
+# third opinion that knows nothing of either: `gradcheck` treats each loss as a black box, of the six
+# scores, the four logits and the four predictions above.
 
 # %%
 flat = [2.0, 1.0, -1.0, 0.5, 0.5, 3.0]
