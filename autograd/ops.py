@@ -255,8 +255,9 @@ def weighted_sum(ws: Any, xs: Any, b: float | None) -> float:
     operands = [*ws, *xs] if b is None else [*ws, *xs, b]
     if all(map(math.isfinite, operands)):
         raise OverflowError(
-            f"linear: the weighted sum Σ w·x + b of {len(ws)} products overflows a float; rescale the "
-            "inputs (e.g. normalize data, lower lr)"
+            f"linear: the weighted sum Σ w·x + b of {len(ws)} products overflows a float (largest |w| "
+            f"{max(map(abs, ws), default=0.0):.3g}, largest |x| {max(map(abs, xs), default=0.0):.3g}); "
+            "lower lr, clip the gradient norm or standardize the data"
         )
     return out
 

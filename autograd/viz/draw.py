@@ -13,7 +13,7 @@ import shutil
 import subprocess
 import textwrap
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -268,7 +268,7 @@ def draw_graph(
       box per neuron (see ``summarize_graph``), laid out left to right; a note on the picture says so.
       A ``focus=`` or ``step=`` picture is never summarized: it may have up to ``max(max_nodes, 300)``
       boxes, and above that raises ValueError saying what to do.
-    - ``rankdir``: unless given, "TB" or "LR", whichever is narrower (``choose_rankdir``); numbers have
+    - ``rankdir``: unless given, "TB" or "LR", whichever dot lays out narrower (``narrower``); numbers have
       ``precision`` significant digits; the DOT source is the same in every run, every label escaped and
       shortened past Graphviz's limit. Rendering needs Graphviz's ``dot`` (an error says how to get it).
     """
@@ -285,15 +285,14 @@ def draw_graph(
         dot = _new_digraph(graphviz, rankdir or "LR")
         _draw_summary(dot, summary_of(order, role, max_nodes), show_grads, precision)
         return dot
-    dot = _new_digraph(graphviz, rankdir or choose_rankdir(graph, names, precision))
     view = (plain_view(graph, names, precision, show_grads, show_local_grads) if step is None
             else step_view(graph, names, step, precision, show_local_grads, keep=_kept(order, on)))
     if focus is not None:
         view.title.insert(0, escape_label(
             f"Focus: the paths from {shorten(names[focus], 200)} to {shorten(names[root], 200)}; "
             "the other operands of their ops in small dashed boxes"))
-    render_view(dot, view, show_grads)
-    return dot
+    return narrower(graphviz, lambda dot: render_view(dot, view, show_grads), rankdir,
+                    lambda: choose_rankdir(graph, names, precision))
 
 
 def _drawable(root: Any, rankdir: str | None, max_nodes: int | None, precision: int) -> Value:
@@ -322,6 +321,42 @@ def _check_unsummarized(graph: Graph, what: str, max_nodes: int | None) -> None:
             f"{what} draws every node it shows, and this picture has {drawn(graph):,} boxes (more than "
             f"{limit}); pass focus= a node nearer the root, or max_nodes=None to draw it anyway"
         )
+
+
+def narrower(graphviz: Any, fill: Callable[[Any], None], rankdir: str | None,
+             estimate: Callable[[], str]) -> Any:
+    """A Digraph filled by ``fill``, laid out ``rankdir``; unless given, top to bottom or left to right,
+    whichever ``dot`` lays out narrower (notebooks are about 900 px wide).
+
+    Both layouts come from the same texts (a step frame's reserve its longest over the pass), so every
+    frame of a pass gets the same direction. Without a ``dot`` that can lay it out, ``estimate()``
+    decides. (An estimate alone chose left to right for a focused MLP, 1,643 px wide where top to bottom
+    is 1,033.)
+    """
+    if rankdir is not None:
+        dot = _new_digraph(graphviz, rankdir)
+        fill(dot)
+        return dot
+    candidates = {}
+    for direction in ("TB", "LR"):
+        candidates[direction] = _new_digraph(graphviz, direction)
+        fill(candidates[direction])
+    widths = {d: _laid_out_width(str(g.source)) for d, g in candidates.items()}
+    if None in widths.values():
+        return candidates[estimate()]
+    return candidates["LR" if widths["LR"] < widths["TB"] else "TB"]  # type: ignore[operator]
+
+
+def _laid_out_width(source: str) -> float | None:
+    """The width ``dot`` lays ``source`` out to, in inches (None without a dot that can)."""
+    dot = shutil.which("dot")
+    if dot is None:
+        return None
+    try:
+        done = subprocess.run([dot, "-Tplain"], input=source.encode(), capture_output=True, check=True)
+        return float(done.stdout.split(b"\n", 1)[0].split()[2])  # "graph scale width height"
+    except (OSError, subprocess.CalledProcessError, ValueError, IndexError):
+        return None
 
 
 def choose_rankdir(graph: Graph, names: dict[Value, str], precision: int) -> str:

@@ -220,8 +220,8 @@ class Stepper:
         graphviz = _draw._graphviz()
         final = _draw.frame_view(self.graph, self._names, self.precision, self._events, set(), None)
         final.reserve = _draw.reserve(final, self._events, [])
-        dot = _draw._new_digraph(graphviz, _draw.choose_rankdir(self.graph, self._names, self.precision))
-        _draw.render_view(dot, final, legend=False)
+        dot = _draw.narrower(graphviz, lambda d: _draw.render_view(d, final, legend=False), None,
+                             lambda: _draw.choose_rankdir(self.graph, self._names, self.precision))
         raw = dot.pipe(format="svg").decode("utf-8")
         return _tag(raw, self.graph, final)
 

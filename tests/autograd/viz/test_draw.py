@@ -563,3 +563,24 @@ def test_a_compiled_function_draws_its_traced_graph():
     f = compile(lambda x, y: (x * y).tanh())
     f(1.0, 2.0)
     assert "= tanh(#2)" in draw_graph(f).source
+
+
+@needs_dot
+def test_the_default_direction_is_the_narrower_layout_dot_finds() -> None:
+    # A focused MLP: the estimate from ranks and texts chose left to right, 1,643 px wide, where top to
+    # bottom is 1,033; the direction now comes from dot's own layout of both.
+    import nn
+
+    model = nn.MLP(2, [4, 4, 1], seed=2)
+    score = model([0.5, -1.0])
+    score.backward()
+    weight = model.layers[0].neurons[0].w[0]
+
+    def width(g: graphviz.Digraph) -> float:
+        plain = subprocess.run(["dot", "-Tplain"], input=g.source.encode(), capture_output=True, check=True)
+        return float(plain.stdout.split()[2])
+
+    chosen = draw_graph(score, focus=weight)
+    widths = {d: width(draw_graph(score, focus=weight, rankdir=d)) for d in ("TB", "LR")}
+    assert width(chosen) == min(widths.values())
+    assert 'rankdir=TB' in chosen.source and widths["TB"] < widths["LR"]
