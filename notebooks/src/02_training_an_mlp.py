@@ -322,12 +322,12 @@ print(f"score {score.data:.4f}; {len(toposort(score))} nodes in its graph: {len(
 # A weight of the first layer reaches the score along many paths: through its own neuron, then
 # through every neuron of the next layer. `draw_graph(root, focus=weight)` draws only those paths,
 # each op's other operands folded into a small dashed box (`explain(root, focus=weight)` narrates the
-# same steps in words). Here it is on a net small enough to read, `MLP(2, [4, 4, 1])`, for the first
+# same steps in words). Here it is on a net small enough to read, `MLP(2, [3, 3, 1])`, for the first
 # weight of its first neuron. The loop prints what backprop adds to that neuron's output along each
 # path.
 
 # %%
-small = nn.MLP(2, [4, 4, 1], activation="relu", seed=2)
+small = nn.MLP(2, [3, 3, 1], activation="relu", seed=2)
 inputs = [Value(0.5, label="x.0"), Value(0.25, label="x.1")]
 score = small(inputs)
 score.label = "score"
@@ -344,11 +344,11 @@ for step in backward_steps(score):
 relu_slope = 1.0 if neuron_out.data > 0 else 0.0
 print(f"sum: grad of the neuron's output {neuron_out.grad:+.4f}; grad of {w.label} = x.0 × relu slope × that "
       f"= {inputs[0].data:g} × {relu_slope:g} × {neuron_out.grad:+.4f} = {w.grad:+.4f}")
-draw_graph(score, focus=w, rankdir="TB")
+draw_graph(score, focus=w)
 
 # %% [markdown]
-# The neuron's output (#14 in the picture) feeds all four neurons of the next layer, so its grad is
-# the sum of four contributions, one per path: the chain rule sums over paths. A path through a ReLU
+# The neuron's output (#12 in the picture) feeds all three neurons of the next layer, so its grad is
+# the sum of three contributions, one per path: the chain rule sums over paths. A path through a ReLU
 # that is off (data 0, so local derivative 0) contributes nothing: that is how a unit that does not
 # fire blocks the gradient, the way the broken run above lost its own. The weight's grad is then one
 # product along the single edge it has: its input, the ReLU's slope, and that sum.

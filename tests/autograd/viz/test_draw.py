@@ -418,6 +418,13 @@ def readme_and_notebook_pictures() -> dict[str, object]:
         pictures[f"neuron step {k}"] = draw_graph(o, params=params, step=k)
     w1 = next(v for v in walk(o) if v.label == "w1")
     pictures["neuron focus"] = draw_graph(o, params=params, focus=w1)
+    import nn  # notebook 02: how one weight of an MLP gets its grad
+
+    small = nn.MLP(2, [3, 3, 1], activation="relu", seed=2)
+    score = small([Value(0.5, label="x.0"), Value(0.25, label="x.1")])
+    score.label = "score"
+    score.backward()
+    pictures["notebook 02 focus"] = draw_graph(score, focus=small.parameters()[0])
     return pictures
 
 
