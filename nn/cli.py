@@ -32,6 +32,7 @@ from typing import Any, NoReturn, TextIO
 
 from autograd import Value, draw_graph, toposort
 from nn import data, plot
+from nn._checks import DuplicateKeyError, is_int, unique_dict
 from nn.expr import FUNCTIONS, ExpressionError, parse
 from nn.layers import MLP
 from nn.optim import SGD, Adam, Optimizer
@@ -133,12 +134,10 @@ def _pointer(err: ExpressionError) -> str:
 
 
 def _bindings(settings: Sequence[tuple[str, float]]) -> dict[str, float]:
-    bindings: dict[str, float] = {}
-    for name, value in settings:
-        if name in bindings:
-            raise UsageError(f"--set {name} is given twice; give each name once")
-        bindings[name] = value
-    return bindings
+    try:
+        return unique_dict(settings)
+    except DuplicateKeyError as err:
+        raise UsageError(f"--set {err.key} is given twice; give each name once") from None
 
 
 def _setting(text: str) -> tuple[str, float]:
@@ -410,8 +409,7 @@ def _check_config(config: TrainConfig, max_samples: int) -> None:
                                  ("--optimizer", config.optimizer, OPTIMIZERS)):
         if value not in choices:
             raise UsageError(f"{flag} {value!r}: choose from {', '.join(choices)}")
-    if not config.hidden or any(isinstance(w, bool) or not isinstance(w, int) or w < 1
-                                for w in config.hidden):
+    if not config.hidden or any(not is_int(w) or w < 1 for w in config.hidden):
         raise UsageError(f"--hidden {_widths(config.hidden)}: every layer width must be an int of at least 1")
     if not (math.isfinite(config.lr) and 0 < config.lr <= _MAX_LR):
         raise UsageError(f"--lr {config.lr!r}: must be a finite number > 0 and at most {_MAX_LR:g} (a larger "
