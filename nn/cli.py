@@ -742,7 +742,15 @@ def _samples(text: str) -> int:
 def _build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="chainrule", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="{graph,train,demo,check-engine}")
+    _add_graph(sub)
+    _add_train(sub)
+    p_demo = sub.add_parser("demo", help="train on two moons and render a neuron's graph")
+    p_demo.add_argument("--out", default="out", help="directory for outputs (default: out)")
+    _add_check_engine(sub)
+    return parser
 
+
+def _add_graph(sub: Any) -> None:
     p_graph = sub.add_parser(
         "graph",
         help="render a formula's computation graph with values, grads and local derivatives",
@@ -760,6 +768,8 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     p_graph.add_argument("--out", required=True, metavar="FILE", help="output file: .svg, .png or .dot")
 
+
+def _add_train(sub: Any) -> None:
     d = TrainConfig()
     p_train = sub.add_parser(
         "train",
@@ -788,9 +798,8 @@ def _build_parser() -> argparse.ArgumentParser:
     add("--max-samples", type=_positive(int), default=MAX_SAMPLES, metavar="N",
         help="refuse a larger --samples or --batch-size (default: %(default)s)")
 
-    p_demo = sub.add_parser("demo", help="train on two moons and render a neuron's graph")
-    p_demo.add_argument("--out", default="out", help="directory for outputs (default: out)")
 
+def _add_check_engine(sub: Any) -> None:
     p_check = sub.add_parser(
         "check-engine",
         help="property-test a scalar autograd engine (yours) against chainrule's",
@@ -808,7 +817,6 @@ def _build_parser() -> argparse.ArgumentParser:
     p_check.add_argument("--seed", type=int, default=0, help="seeds the searches (default: %(default)s)")
     p_check.add_argument("--depth", type=_positive(int), default=100_000,
                          help="ops in the deep chain (default: %(default)s)")
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -339,27 +339,37 @@ def grad_norms(norms: History | Mapping[str, float], *, epoch: int | None = None
                          "nn.layer_grad_norms(model) after a backward")
     names = list(table)
     groups.sort(key=lambda item: _depth(item[0], names))
-    ax = _new_axes(ax, (6.5, 3.6))
     if epoch is not None:
         n_epochs = len(groups[0][1])
         if not 1 <= integer("epoch", epoch) <= n_epochs:
             raise ValueError(f"epoch must be an int from 1 to {n_epochs}, the epochs recorded; got {epoch!r}")
-        from matplotlib.ticker import MaxNLocator
+        return _norms_across_layers(_new_axes(ax, (6.5, 3.6)), groups, names, epoch, label)
+    return _norms_over_epochs(_new_axes(ax, (6.5, 3.6)), groups, names)
 
-        layers = [(name, values) for name, values in groups if not name.startswith("norms.")]
-        norm_layers = [(name, values) for name, values in groups if name.startswith("norms.")]
-        (line,) = ax.plot([_depth(name, names) for name, _ in layers],
-                          [values[epoch - 1] for _, values in layers], marker="o", label=label)
-        if norm_layers:  # between the layers they follow, in the same colour, as squares
-            ax.plot([_depth(name, names) for name, _ in norm_layers],
-                    [values[epoch - 1] for _, values in norm_layers], marker="s", linestyle="--",
-                    color=line.get_color(), label=f"{label}: BatchNorm1d" if label else "BatchNorm1d")
-        ax.set_yscale("log")
-        ax.set(xlabel="layer (0 = nearest the input)", ylabel="gradient norm")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        if label is not None or norm_layers:
-            ax.legend(fontsize=8)
-        return ax
+
+def _norms_across_layers(ax: Axes, groups: list[tuple[str, list[float]]], names: list[str], epoch: int,
+                         label: str | None) -> Axes:
+    """grad_norms at one epoch: a norm per layer, input on the left, BatchNorm1d as squares between."""
+    from matplotlib.ticker import MaxNLocator
+
+    layers = [(name, values) for name, values in groups if not name.startswith("norms.")]
+    norm_layers = [(name, values) for name, values in groups if name.startswith("norms.")]
+    (line,) = ax.plot([_depth(name, names) for name, _ in layers],
+                      [values[epoch - 1] for _, values in layers], marker="o", label=label)
+    if norm_layers:  # between the layers they follow, in the same colour, as squares
+        ax.plot([_depth(name, names) for name, _ in norm_layers],
+                [values[epoch - 1] for _, values in norm_layers], marker="s", linestyle="--",
+                color=line.get_color(), label=f"{label}: BatchNorm1d" if label else "BatchNorm1d")
+    ax.set_yscale("log")
+    ax.set(xlabel="layer (0 = nearest the input)", ylabel="gradient norm")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if label is not None or norm_layers:
+        ax.legend(fontsize=8)
+    return ax
+
+
+def _norms_over_epochs(ax: Axes, groups: list[tuple[str, list[float]]], names: list[str]) -> Axes:
+    """grad_norms over the epochs: a line per layer, coloured from the input (dark) to the output."""
     from matplotlib import colormaps
     from matplotlib.cm import ScalarMappable
     from matplotlib.colors import LinearSegmentedColormap, Normalize
