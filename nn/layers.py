@@ -11,7 +11,7 @@ import functools
 import math
 import random
 from collections.abc import Callable, Sequence
-from typing import Any, Union
+from typing import Any, ClassVar, Union
 
 from autograd import Value, linear
 
@@ -166,7 +166,29 @@ def _activation_fn(activation: str, negative_slope: float) -> Callable[[Value], 
 # Neuron and Layer
 
 
-class Neuron(Module):
+class _Neurons(Module):
+    """What a Neuron and a Layer share: the options of their neurons, checked once, and those entries of
+    their config()."""
+
+    # config() entries that only steer initialization (expand changes how the graph is built, not the
+    # weights): a file saved with other values loads into the model all the same
+    _init_only: ClassVar[tuple[str, ...]] = ("seed", "init", "expand")
+
+    def _set_options(self, activation: str, init: str | None, seed: int | None, negative_slope: float,
+                     expand: bool) -> None:
+        _check_activation(activation)
+        self.activation = activation
+        self.init = _check_init(init, activation)
+        self.negative_slope = real("negative_slope", negative_slope)
+        self.expand = flag("expand", expand)
+        self._seed = seed
+
+    def _options(self) -> dict[str, Any]:
+        return {"activation": self.activation, "init": self.init, "seed": self._seed,
+                "negative_slope": self.negative_slope, "expand": self.expand}
+
+
+class Neuron(_Neurons):
     """One neuron: ``activation(w·x + b)``, with weights ``w`` (a list of Values) and bias ``b``.
 
     The bias is the weight of a constant input 1. It starts at 0; weights are drawn from U(-bound, bound)
@@ -186,7 +208,6 @@ class Neuron(Module):
     'w.1'
     """
 
-    # expand changes how the graph is built, not the weights: a file saved either way loads into both
     _init_only = ("seed", "init", "fan_out", "expand")
     nout = 1  # one output, a Value
 
@@ -203,13 +224,8 @@ class Neuron(Module):
         expand: bool = False,
     ) -> None:
         self.nin = integer("nin", nin, 1)
-        _check_activation(activation)
-        self.expand = flag("expand", expand)
-        self.activation = activation
-        self.init = _check_init(init, activation)
-        self.negative_slope = real("negative_slope", negative_slope)
+        self._set_options(activation, init, seed, negative_slope, expand)
         self.fan_out = integer("fan_out", fan_out, 1)
-        self._seed = seed
         self._act = _activation_fn(activation, self.negative_slope)
         r = _make_rng(seed, rng)
         bound = _init_bound(self.init, activation, nin, fan_out, self.negative_slope)
@@ -247,14 +263,13 @@ class Neuron(Module):
         return None if sizes is None else sizes[0] + 1
 
     def config(self) -> dict[str, Any]:
-        return {"nin": self.nin, "activation": self.activation, "init": self.init, "seed": self._seed,
-                "fan_out": self.fan_out, "negative_slope": self.negative_slope, "expand": self.expand}
+        return {"nin": self.nin, **self._options(), "fan_out": self.fan_out}
 
     def __repr__(self) -> str:
         return f"Neuron({self.nin}, activation={self.activation!r})"
 
 
-class Layer(Module):
+class Layer(_Neurons):
     """``nout`` neurons reading the same ``nin`` inputs; ``layer(x)`` ALWAYS returns a list of nout Values.
 
     ``expand=True``: each neuron builds its weighted sum from ``*`` and ``+`` nodes (see ``Neuron``).
@@ -262,8 +277,6 @@ class Layer(Module):
     >>> Layer(3, 1, seed=0)([1.0, 2.0, 3.0]).__class__.__name__   # a list even for one neuron
     'list'
     """
-
-    _init_only = ("seed", "init", "expand")
 
     def __init__(
         self,
@@ -279,12 +292,7 @@ class Layer(Module):
     ) -> None:
         self.nin = integer("nin", nin, 1)
         self.nout = integer("nout", nout, 1)
-        _check_activation(activation)
-        self.expand = flag("expand", expand)
-        self.activation = activation
-        self.init = _check_init(init, activation)
-        self.negative_slope = real("negative_slope", negative_slope)
-        self._seed = seed
+        self._set_options(activation, init, seed, negative_slope, expand)
         r = _make_rng(seed, rng)
         self.neurons = [
             Neuron(nin, activation, init=self.init, rng=r, fan_out=nout, negative_slope=negative_slope,
@@ -312,8 +320,7 @@ class Layer(Module):
         return None if sizes is None else (sizes[0] + 1) * sizes[1]
 
     def config(self) -> dict[str, Any]:
-        return {"nin": self.nin, "nout": self.nout, "activation": self.activation, "init": self.init,
-                "seed": self._seed, "negative_slope": self.negative_slope, "expand": self.expand}
+        return {"nin": self.nin, "nout": self.nout, **self._options()}
 
     def __repr__(self) -> str:
         return f"Layer({self.nin}, {self.nout}, activation={self.activation!r})"

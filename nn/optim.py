@@ -135,9 +135,11 @@ class Adam(Optimizer):
     As torch.optim.Adam (no amsgrad), with t the step count:
     ``g += weight_decay * p; m = lerp(m, g, 1 - beta1); v = beta2 * v + (1 - beta2) g^2;
     p -= lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)``.
+    ``weight_decay=None`` is torch's default: 0 for Adam, 1e-2 for AdamW.
     """
 
     _decoupled = False  # AdamW decays the weights directly instead of adding to the grad
+    _default_weight_decay = 0.0
 
     def __init__(
         self,
@@ -145,10 +147,12 @@ class Adam(Optimizer):
         lr: float = 1e-3,
         betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8,
-        weight_decay: float = 0.0,
+        weight_decay: float | None = None,
     ) -> None:
         super().__init__(params, lr)
         who = type(self).__name__
+        if weight_decay is None:
+            weight_decay = self._default_weight_decay
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise TypeError(f"{who}: betas must be a pair (beta1, beta2), got {betas!r}")
         beta1, beta2 = (real(f"{who}: betas[{k}]", b) for k, b in enumerate(betas))
@@ -195,16 +199,7 @@ class AdamW(Adam):
     """
 
     _decoupled = True
-
-    def __init__(
-        self,
-        params: Iterable[Value],
-        lr: float = 1e-3,
-        betas: tuple[float, float] = (0.9, 0.999),
-        eps: float = 1e-8,
-        weight_decay: float = 1e-2,
-    ) -> None:
-        super().__init__(params, lr, betas, eps, weight_decay)
+    _default_weight_decay = 1e-2
 
 
 def clip_grad_norm(params: Iterable[Value], max_norm: float) -> float:
