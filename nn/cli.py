@@ -340,7 +340,7 @@ ACTIVATIONS = ("relu", "tanh", "sigmoid", "leaky_relu")
 OPTIMIZERS = ("sgd", "adam")
 _TOY_SAMPLES = 200  # moons, circles and spirals: enough for a clear boundary, seconds per epoch at most
 _TEST_SIZE = 0.25
-_GRID = 50  # decision-boundary grid points per axis: 2,500 forward passes, 1.0 s for the 16,16 MLP
+_GRID = 50  # decision-boundary grid points per axis: 2,500 forward passes, 0.3 s drawn, for the 16,16 MLP
 # Budgets, checked before the data or the model is made; --max-params and --max-samples raise them.
 # Compiled training peaks at ~3.4 KB per parameter (MLP(2, [300, 300, 1]), 91,501 parameters: 307 MB
 # resident, 11 s per 64-sample epoch), so 100,000 parameters stay near a third of a GB.

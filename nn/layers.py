@@ -133,7 +133,7 @@ def _check_sample(x: object, nin: int, who: str) -> None:
 
 def _values(x: Sample) -> list[Value]:
     """A sample's numbers as Constants, made once: a float read by every neuron of a layer would become a
-    Constant in each of them (a digits sample through MLP(64, [32, 10]): 1.3 -> 0.46 ms)."""
+    Constant in each of them (a digits sample through MLP(64, [32, 10]): 1.03 -> 0.37 ms)."""
     return [v if type(v) is Value else as_value(v, "a feature") for v in x]
 
 
@@ -238,9 +238,9 @@ class Neuron(_Neurons):
         return self._forward(x)
 
     def _forward(self, x: Sample) -> Value:
-        # Nodes: one linear node and one activation (expanded: nin products, nin adds, the last one adding
-        # b: micrograd's count without the constant 0 that sum() starts from). A float input becomes the
-        # engine's Constant.
+        # Nodes: one linear node and one activation. Expanded: nin products and nin adds, micrograd's count
+        # (its sum(..., self.b) starts from b); here b is added last, as the linear node adds it, so the
+        # two give the same float. A float input becomes the engine's Constant.
         z = self._linear(x)
         f = self._act
         return z if f is None else f(z)
@@ -249,7 +249,8 @@ class Neuron(_Neurons):
         """``w·x + b`` without the activation (a residual MLP applies it where the next layer reads)."""
         if not self.expand:
             return linear(self.w, x, self.b)
-        # _mul(w, x) is w * x without the operator's detour through C (10% of a product: 311 vs 281 ns).
+        # _mul(w, x) is w * x without the operator's detour through C: the expanded demo forward
+        # (MLP(2, [16, 16, 1]) on 100 samples) 23.7 vs 25.4 ms.
         pairs = zip(self.w, x)
         wi, xi = next(pairs)
         z = _mul(wi, xi)

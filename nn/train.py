@@ -241,8 +241,8 @@ def _has_batchnorm(model: Module) -> bool:
 
 def _as_constants(X: list[Any]) -> list[list[Value]]:
     """Each feature as a Constant, made once."""
-    # NOTE: a float operand is wrapped in a fresh Constant at every use (each neuron of each layer, every
-    # epoch); wrapping once up front took an epoch of MLP(64, [10]) on 400 digits from 1.9 s to 1.3 s.
+    # NOTE: a float feature would be wrapped in a fresh Constant at every forward pass, every epoch;
+    # wrapping once up front took an eager epoch of MLP(64, [10]) on 400 digits from 0.148 s to 0.123 s.
     return [[Constant(float(v)) for v in row] for row in X]
 
 
