@@ -15,6 +15,8 @@ from typing import Any
 import autograd
 from autograd import Constant, Value, linear
 
+from ._checks import is_int
+from .module import Module, model_outputs
 from .optim import SGD, Adam, AdamW, Optimizer
 
 _LOG_CLAMP = -100.0  # as nn.losses: torch clamps the logs of binary_cross_entropy at -100
@@ -273,10 +275,6 @@ class NotCompiled(Exception):
         self.reason = reason
 
 
-def _one(out: Any) -> Any:
-    return out[0] if isinstance(out, list) and len(out) == 1 else out
-
-
 class ArrayTrainer:
     """The compiled per-sample loss of ``model`` and ``task``, bound to the model's parameters, and the
     arrays a training step works on: the data, the traced targets, the labels, the optimizer's state.
@@ -288,7 +286,7 @@ class ArrayTrainer:
     # past this many traces the loss branches on values (a guard per sample): training goes on eagerly
     MAX_TRACES = 8
 
-    def __init__(self, model: Any, task: Any, optimizer: Optimizer, X: list[Any], y: list[Any],
+    def __init__(self, model: Module, task: Any, optimizer: Optimizer, X: list[Any], y: list[Any],
                  groups: list[tuple[str, list[Value]]]) -> None:
         np = numpy()
         self.model, self.task, self.optimizer = model, task, optimizer
@@ -312,7 +310,7 @@ class ArrayTrainer:
 
     # -- what to trace ----------------------------------------------------------------------------------
     def _int_labels(self, y: list[Any]) -> bool:
-        return all(isinstance(t, int) and not isinstance(t, bool) for t in y)
+        return all(is_int(t) for t in y)
 
     def _targets_of(self, y: list[Any]) -> Any:
         """The compiled loss's targets for labels ``y``: traced rows, or the labels themselves (static)."""
@@ -323,7 +321,7 @@ class ArrayTrainer:
             return list(y)
         return np.asarray([t if isinstance(t, (list, tuple)) else float(t) for t in y], dtype=np.float64)
 
-    def _compile(self, model: Any, task: Any, y: list[Any]) -> tuple[autograd.CompiledFunction, Any]:
+    def _compile(self, model: Module, task: Any, y: list[Any]) -> tuple[autograd.CompiledFunction, Any]:
         """The compiled loss and its targets: traced for a named loss; for a custom one, traced if it takes
         Values as targets, else one trace per distinct label (ints), else NotCompiled."""
         self.static = False
@@ -332,16 +330,16 @@ class ArrayTrainer:
             scalar = task.kind == "binary"  # a score and a label; else lists of outputs and targets
 
             def named_loss(x: list[Value], target: list[Value]) -> tuple[Value, Any]:
-                out = _one(model(x))
+                (out,) = model_outputs(model, [x], "fit")
                 if scalar:
                     return rule(out, target[0]), out
-                return rule(out if isinstance(out, list) else [out], target), out
+                return rule([out] if model.nout == 1 else list(out), target), out
 
             return autograd.compile(named_loss, has_aux=True), target_rows(task, y)
         loss_fn = task.loss_fn
 
         def custom_loss(x: list[Value], target: Any) -> tuple[Value, Any]:
-            out = _one(model(x))
+            (out,) = model_outputs(model, [x], "fit")
             return loss_fn([out], [target]), out
 
         first = self.X[:1]
@@ -390,7 +388,7 @@ class ArrayTrainer:
         for p in self.params:
             p.grad = 0.0
         xb = [[Constant(v) for v in self.X[i].tolist()] for i in idx]
-        outs = [_one(self.model(x)) for x in xb]
+        outs = model_outputs(self.model, xb, "fit")
         graph = self.task.loss(outs, [self.y[i] for i in idx])
         loss = graph.data
         if math.isfinite(loss):
@@ -427,6 +425,11 @@ class ArrayTrainer:
         coef = max_norm / (total + 1e-6)
         if coef < 1.0:
             grad[pos] = grad[pos] * coef
+
+    def state_dict(self) -> dict[str, float]:
+        """The model's weights now: the arrays written into the Values first."""
+        self.bound.write()
+        return self.model.state_dict()
 
     def restore_good(self) -> None:
         """Back to the weights before the last update (a later step gave a nan or inf)."""

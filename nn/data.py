@@ -10,6 +10,8 @@ import random
 from collections.abc import Iterator, Sequence
 from typing import Literal, TypeVar, overload
 
+from ._checks import integer, real
+
 T = TypeVar("T")
 
 _INSTALL_HINT = "pip install 'chainrule[data]'"
@@ -57,7 +59,7 @@ def make_circles(
     """
     _check_n_samples(n_samples)
     _check_noise(noise)
-    if not 0.0 < factor < 1.0:
+    if not 0.0 < real("factor", factor) < 1.0:
         raise ValueError(f"factor is the inner circle's radius and must be in (0, 1), got {factor}")
     rng = random.Random(seed)
     n_outer = n_samples // 2
@@ -83,9 +85,7 @@ def make_spirals(
     """
     _check_n_samples(n_samples)
     _check_noise(noise)
-    if isinstance(n_classes, bool) or not isinstance(n_classes, int):
-        raise TypeError(f"n_classes must be an int, got {type(n_classes).__name__}")
-    if n_classes < 2:
+    if integer("n_classes", n_classes) < 2:
         raise ValueError(f"n_classes must be at least 2, got {n_classes}")
     if n_samples < n_classes:
         raise ValueError(
@@ -129,9 +129,7 @@ def train_test_split(
     (3, 1)
     """
     _check_xy(X, y)
-    if isinstance(test_size, bool) or not isinstance(test_size, (int, float)):
-        raise TypeError(f"test_size must be a float in (0, 1), got {type(test_size).__name__}")
-    if not 0.0 < test_size < 1.0:
+    if not 0.0 < real("test_size", test_size) < 1.0:
         raise ValueError(
             f"test_size is the fraction of samples held out and must be in (0, 1), got {test_size}"
         )
@@ -169,9 +167,7 @@ def batches(
     [[0, 1], [2]]
     """
     _check_xy(X, y)
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int):
-        raise TypeError(f"batch_size must be an int, got {type(batch_size).__name__}")
-    if batch_size < 1:
+    if integer("batch_size", batch_size) < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     order = list(range(len(X)))
     if shuffle:
@@ -265,9 +261,7 @@ def load_digits(
     Each sample is 64 floats (or an 8x8 list of rows when `flatten=False`), in [0, 1] when `scale`
     (the raw ink counts run 0..16). `n_classes=k` keeps only the digits 0..k-1.
     """
-    if isinstance(n_classes, bool) or not isinstance(n_classes, int):
-        raise TypeError(f"n_classes must be an int, got {type(n_classes).__name__}")
-    if not 2 <= n_classes <= 10:
+    if not 2 <= integer("n_classes", n_classes) <= 10:
         raise ValueError(f"n_classes must be between 2 and 10, got {n_classes}")
     try:
         from sklearn.datasets import load_digits as sklearn_load_digits
@@ -291,9 +285,7 @@ def load_faces(size: int = 10, seed: int | None = 0) -> tuple[list[list[float]],
     down from 25 x 25. The order is shuffled by `seed`; `seed=None` keeps scikit-image's order
     (the 100 faces first).
     """
-    if isinstance(size, bool) or not isinstance(size, int):
-        raise TypeError(f"size must be an int, got {type(size).__name__}")
-    if not 1 <= size <= _LFW_SIZE:
+    if not 1 <= integer("size", size) <= _LFW_SIZE:
         raise ValueError(
             f"size must be between 1 and {_LFW_SIZE} (the source images' side), got {size}"
         )
@@ -418,16 +410,12 @@ def _downsample(image: list[list[float]], weights: list[list[tuple[int, float]]]
 
 
 def _check_n_samples(n_samples: int) -> None:
-    if isinstance(n_samples, bool) or not isinstance(n_samples, int):
-        raise TypeError(f"n_samples must be an int, got {type(n_samples).__name__}")
-    if n_samples < 2:
+    if integer("n_samples", n_samples) < 2:
         raise ValueError(f"n_samples must be at least 2 (one per class), got {n_samples}")
 
 
 def _check_noise(noise: float) -> None:
-    if isinstance(noise, bool) or not isinstance(noise, (int, float)):
-        raise TypeError(f"noise must be a float, got {type(noise).__name__}")
-    if noise < 0:
+    if real("noise", noise) < 0:
         raise ValueError(f"noise is a standard deviation and must be >= 0, got {noise}")
 
 

@@ -16,6 +16,8 @@ from typing import Any
 
 from autograd import OPS, Value
 
+from ._checks import is_real
+
 __all__ = ["FUNCTIONS", "Expression", "ExpressionError", "parse"]
 
 # The engine's functions a formula may call, with (fewest, most) arguments: each is the Value method of
@@ -233,7 +235,7 @@ def _check(text: str, body: ast.expr) -> tuple[str, ...]:
 
 def _check_number(text: str, node: ast.Constant) -> None:
     value = node.value
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if not is_real(value):
         kind = {str: "strings", bytes: "bytes", complex: "complex numbers", bool: "booleans"}.get(
             type(value), f"the constant {value!r}"
         )

@@ -183,35 +183,42 @@ def _torch_mlp_class(torch: Any) -> Any:
                 return lambda x: torch.nn.functional.leaky_relu(x, slope)
             return functions[name]
 
-        def forward(self, x: Any) -> Any:
-            if self.chainrule_config["residual"]:
-                return self._forward_preact(x)
-            last = len(self.linears) - 1
-            for i, (linear, act, skip) in enumerate(zip(self.linears, self.activations, self.skip)):
-                out = linear(x)
-                if act is not None:
-                    out = act(out)
-                if self.norms and i < last:
-                    out = self.norms[i](out)
-                x = x + out if skip else out
-            return x
-
-        def _forward_preact(self, z: Any) -> Any:
-            # As nn.MLP(residual=True): each hidden activation (after its BatchNorm1d) is applied where
-            # the next layer reads, z = z + W act(bn(z)) + b, so the skip path carries z unchanged.
-            last = len(self.linears) - 1
-            for i, (linear, skip) in enumerate(zip(self.linears, self.skip)):
-                reads = z
-                if i > 0:
-                    if self.norms:
-                        reads = self.norms[i - 1](reads)
-                    act = self.activations[i - 1]
-                    if act is not None:
-                        reads = act(reads)
-                out = linear(reads)
-                if i == last and self.activations[last] is not None:
-                    out = self.activations[last](out)
-                z = z + out if skip else out
-            return z
+        # the forward passes read only the layers above, so they are plain functions below
+        forward = _torch_forward
+        _forward_preact = _torch_forward_preact
 
     return ChainruleMLP
+
+
+def _torch_forward(self: Any, x: Any) -> Any:
+    """ChainruleMLP.forward: as nn.MLP, each layer's activation, then its BatchNorm1d, then the skip."""
+    if self.chainrule_config["residual"]:
+        return self._forward_preact(x)
+    last = len(self.linears) - 1
+    for i, (linear, act, skip) in enumerate(zip(self.linears, self.activations, self.skip)):
+        out = linear(x)
+        if act is not None:
+            out = act(out)
+        if self.norms and i < last:
+            out = self.norms[i](out)
+        x = x + out if skip else out
+    return x
+
+
+def _torch_forward_preact(self: Any, z: Any) -> Any:
+    """As nn.MLP(residual=True): each hidden activation (after its BatchNorm1d) is applied where the next
+    layer reads, z = z + W act(bn(z)) + b, so the skip path carries z unchanged."""
+    last = len(self.linears) - 1
+    for i, (linear, skip) in enumerate(zip(self.linears, self.skip)):
+        reads = z
+        if i > 0:
+            if self.norms:
+                reads = self.norms[i - 1](reads)
+            act = self.activations[i - 1]
+            if act is not None:
+                reads = act(reads)
+        out = linear(reads)
+        if i == last and self.activations[last] is not None:
+            out = self.activations[last](out)
+        z = z + out if skip else out
+    return z

@@ -7,13 +7,12 @@ Values, a batch of vectors a list of lists. Every loss checks shapes and targets
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Sequence
 from typing import Any, Union
 
 from autograd import Constant, Value
 
-from ._checks import is_batch
+from ._checks import as_value, is_batch, is_int, real
 
 __all__ = [
     "binary_cross_entropy",
@@ -33,23 +32,11 @@ _LOG_CLAMP = -100.0  # torch.nn.functional.binary_cross_entropy clamps log(p) an
 # Helpers
 
 
-def _value(x: object, where: str) -> Value:
-    if isinstance(x, Value):
-        return x
-    if isinstance(x, bool) or not isinstance(x, numbers.Real):
-        raise TypeError(f"{where} must be a Value or a number, got {type(x).__name__} ({x!r})")
-    return Constant(float(x))
-
-
 def _number(x: object, where: str) -> float:
+    """A target: a finite number (a Value is refused: targets get no gradient)."""
     if isinstance(x, Value):
         raise TypeError(f"{where} must be a plain number, not a Value; targets get no gradient")
-    if isinstance(x, bool) or not isinstance(x, numbers.Real):
-        raise TypeError(f"{where} must be a number, got {type(x).__name__} ({x!r})")
-    value = float(x)
-    if not math.isfinite(value):
-        raise ValueError(f"{where} is {value!r}; targets must be finite")
-    return value
+    return real(where, x)
 
 
 def _pairs(predictions: object, targets: object, who: str) -> list[tuple[Value, float]]:
@@ -70,10 +57,10 @@ def _pairs(predictions: object, targets: object, who: str) -> list[tuple[Value, 
                 raise ValueError(f"{who}: prediction {i} has {len(p)} outputs; its target must be a list "
                                  f"of {len(p)} numbers, got {t!r}")
             for j, (pj, tj) in enumerate(zip(p, t)):
-                out.append((_value(pj, f"{who}: prediction [{i}][{j}]"),
+                out.append((as_value(pj, f"{who}: prediction [{i}][{j}]"),
                             _number(tj, f"{who}: target [{i}][{j}]")))
         else:
-            out.append((_value(p, f"{who}: prediction {i}"), _number(t, f"{who}: target {i}")))
+            out.append((as_value(p, f"{who}: prediction {i}"), _number(t, f"{who}: target {i}")))
     if not out:
         raise ValueError(f"{who}: got an empty batch")
     return out
@@ -99,7 +86,7 @@ def _rows(logits: object, who: str) -> list[list[Value]]:
             width = len(row)
         elif len(row) != width:
             raise ValueError(f"{who}: sample {i} has {len(row)} scores, sample 0 has {width}")
-        rows.append([_value(z, f"{who}: score [{i}][{j}]") for j, z in enumerate(row)])
+        rows.append([as_value(z, f"{who}: score [{i}][{j}]") for j, z in enumerate(row)])
     return rows
 
 
@@ -285,7 +272,7 @@ def cross_entropy(logits: Sequence[Sequence[Any]], targets: Sequence[int]) -> Va
         raise ValueError(f"cross_entropy: {len(rows)} samples but {len(targets)} targets")
     n_classes = len(rows[0])
     for i, t in enumerate(targets):
-        if isinstance(t, bool) or not isinstance(t, numbers.Integral):
+        if not is_int(t):
             raise TypeError(f"cross_entropy: target {i} must be an int class index, got {type(t).__name__} "
                             f"({t!r})")
         if not 0 <= int(t) < n_classes:

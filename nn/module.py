@@ -1,4 +1,5 @@
-"""Module: the parameter tree behind every layer: dotted names, grads, train/eval and state dicts.
+"""Module: the parameter tree behind every layer (dotted names, grads, train/eval and state dicts), and
+the model contract that fit relies on (nin, nout, forward_batch; see Module).
 
 A Module finds its parameters by walking its public attributes in the order they were set: a Value is a
 parameter, a Module is a child, and a list or tuple is walked item by item. The dotted path to a
@@ -9,11 +10,12 @@ Model files (``save``, ``load``, ``ModelFileError``) live in ``nn.serialization`
 from __future__ import annotations
 
 import math
-import numbers
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, ClassVar
 
 from autograd import Constant, Value
+
+from ._checks import flag, is_int, is_real
 
 __all__ = ["Module"]
 
@@ -24,6 +26,23 @@ _SAVABLE: dict[str, type[Module]] = {}
 
 class Module:
     """Base class: parameters, names, grads, train/eval mode and state dicts for any tree of modules.
+
+    A *model*, what ``nn.fit``, ``evaluate``, ``predict`` and ``nn.plot.decision_regions`` take, is a Module
+    that also keeps this contract (Neuron, Layer, MLP and BatchNorm1d do):
+
+    - ``nin``, an int: the features of one sample, a list of ``nin`` numbers or Values;
+    - ``nout``, an int: the outputs of one sample;
+    - ``forward_batch(batch)``: the outputs of a list of samples, one per sample, each a Value when ``nout``
+      is 1 and a list of ``nout`` Values otherwise. The default, ``[self(x) for x in batch]``, needs only
+      ``__call__(x)`` returning one sample's output in that shape; override it when a batch is more than
+      its samples one by one (BatchNorm1d, and an MLP with batchnorm=True, normalize over it).
+    - optionally ``output_activation``: "sigmoid" says the one output is a probability, not a logit, so
+      ``fit``'s default loss is binary_cross_entropy and decision_regions shades it as is.
+
+    ``fit``, ``evaluate`` and ``predict`` check it before any update and say what is missing. Why a base
+    class and not a ``typing.Protocol``: a model must be a Module anyway (fit trains its
+    ``parameters()``, switches ``train()``/``eval()`` and restores ``state_dict()``), so the contract
+    lives where those do, and a subclass inherits the default ``forward_batch``.
 
     >>> class Affine(Module):
     ...     def __init__(self):
@@ -42,6 +61,8 @@ class Module:
     # Buffers that must be >= 0 (a running variance): a negative one would fail later, in a forward pass.
     _nonnegative_buffers: ClassVar[tuple[str, ...]] = ()
     training: bool = True  # class default, so a subclass need not call super().__init__()
+    nin: int  # the model contract (see the class docstring): declared here, set by each model
+    nout: int
     # config() entries that only steer initialization: a file may differ from a model in them and still
     # load into it (nn.load(path, model)), since the weights are overwritten anyway.
     _init_only: ClassVar[tuple[str, ...]] = ("seed", "init")
@@ -61,6 +82,10 @@ class Module:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError(f"{type(self).__name__} must define __call__ (its forward pass)")
+
+    def forward_batch(self, batch: Sequence[Any]) -> list[Any]:
+        """The output of every sample of ``batch``: ``[self(x) for x in batch]`` unless a model says more."""
+        return [self(x) for x in batch]
 
     # -- the tree ----------------------------------------------------------------------------------
     def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
@@ -125,8 +150,7 @@ class Module:
 
     def train(self, mode: bool = True) -> Module:
         """Put this module and all submodules in training mode (or eval mode with ``mode=False``)."""
-        if not isinstance(mode, bool):
-            raise TypeError(f"train(mode) takes a bool, got {type(mode).__name__}")
+        flag("train(mode)", mode)
         for _, module in self.named_modules():
             module.training = mode
         return self
@@ -208,7 +232,7 @@ class Module:
             )
         for name in expected:
             value = state[name]
-            if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            if not is_real(value):
                 return TypeError, name, f"must be a number, got {type(value).__name__}"
             try:
                 as_float = float(value)
@@ -247,3 +271,56 @@ def _holds_parameters(value: Any) -> bool:
     if isinstance(value, (list, tuple)):
         return any(isinstance(item, (Module, Value, list, tuple)) for item in value)
     return False
+
+
+# ------------------------------------------------------------------------------------------------
+# The model contract (see Module's docstring), checked for fit, evaluate, predict and nn.plot
+
+
+def check_model(model: object, who: str) -> Module:
+    """``model`` if it is a Module that keeps the model contract; else TypeError saying what to define."""
+    if not isinstance(model, Module):
+        raise TypeError(f"model must be an nn.Module (e.g. nn.MLP), got {type(model).__name__}")
+    cls = type(model)
+    shape = [getattr(model, attr, None) for attr in ("nin", "nout")]
+    if not all(is_int(n) and n >= 1 for n in shape):
+        raise TypeError(
+            f"{who} needs the shape of a {cls.__name__}: set self.nin (features per sample) and self.nout "
+            f"(outputs per sample), ints >= 1, in its __init__ (got nin={shape[0]!r}, nout={shape[1]!r}); "
+            "see help(nn.Module)"
+        )
+    if cls.__call__ is Module.__call__ and cls.forward_batch is Module.forward_batch:
+        raise TypeError(
+            f"{who} needs the forward pass of a {cls.__name__}: define __call__(self, x), the output of one "
+            "sample x (or forward_batch(self, batch)); see help(nn.Module)"
+        )
+    return model
+
+
+def model_outputs(model: Module, batch: list[Any], who: str) -> list[Any]:
+    """``model.forward_batch(batch)``, refused with a TypeError unless it keeps the contract: one output
+    per sample, a Value when ``model.nout`` is 1 and a list of ``nout`` Values otherwise."""
+    outs = model.forward_batch(batch)
+    nout = model.nout
+    if not isinstance(outs, list) or len(outs) != len(batch):
+        problem = f"returned {_describe(outs)} for {len(batch)} samples, not a list of one output each"
+    else:
+        problem = next((f"gave {_describe(out)} for sample {i}" for i, out in enumerate(outs)
+                        if not _is_output(out, nout)), "")
+    if problem:
+        what = "a Value" if nout == 1 else f"a list of {nout} Values"
+        raise TypeError(f"{who}: {type(model).__name__}.forward_batch {problem}; with nout={nout} each "
+                        f"output must be {what} (see help(nn.Module))")
+    return outs
+
+
+def _is_output(out: Any, nout: int) -> bool:
+    if nout == 1:
+        return isinstance(out, Value)
+    return isinstance(out, (list, tuple)) and len(out) == nout and all(isinstance(v, Value) for v in out)
+
+
+def _describe(x: Any) -> str:
+    if isinstance(x, (list, tuple)):
+        return f"a {type(x).__name__} of {len(x)}"
+    return f"a {type(x).__name__}"

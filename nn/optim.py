@@ -11,7 +11,7 @@ from collections.abc import Iterable
 
 from autograd import Constant, Value
 
-from ._checks import finite_number
+from ._checks import flag, real
 
 __all__ = ["SGD", "Adam", "AdamW", "Optimizer", "clip_grad_norm"]
 
@@ -45,14 +45,14 @@ def _check_params(params: Iterable[Value], who: str) -> list[Value]:
 
 
 def _check_lr(lr: object, who: str) -> float:
-    value = finite_number(f"{who}: lr", lr)
+    value = real(f"{who}: lr", lr)
     if value <= 0:
         raise ValueError(f"{who}: lr must be > 0, got {value!r}; try 0.01 for SGD or 1e-3 for Adam")
     return value
 
 
 def _check_non_negative(name: str, x: object, who: str) -> float:
-    value = finite_number(f"{who}: {name}", x)
+    value = real(f"{who}: {name}", x)
     if value < 0:
         raise ValueError(f"{who}: {name} must be >= 0, got {value!r}")
     return value
@@ -105,8 +105,7 @@ class SGD(Optimizer):
         super().__init__(params, lr)
         self.momentum = _check_non_negative("momentum", momentum, "SGD")
         self.weight_decay = _check_non_negative("weight_decay", weight_decay, "SGD")
-        if not isinstance(nesterov, bool):
-            raise TypeError(f"SGD: nesterov must be a bool, got {type(nesterov).__name__}")
+        flag("SGD: nesterov", nesterov)
         if nesterov and self.momentum == 0:
             raise ValueError("SGD: nesterov=True needs a momentum > 0, e.g. momentum=0.9")
         self.nesterov = nesterov
@@ -136,9 +135,11 @@ class Adam(Optimizer):
     As torch.optim.Adam (no amsgrad), with t the step count:
     ``g += weight_decay * p; m = lerp(m, g, 1 - beta1); v = beta2 * v + (1 - beta2) g^2;
     p -= lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)``.
+    ``weight_decay=None`` is torch's default: 0 for Adam, 1e-2 for AdamW.
     """
 
     _decoupled = False  # AdamW decays the weights directly instead of adding to the grad
+    _default_weight_decay = 0.0
 
     def __init__(
         self,
@@ -146,13 +147,15 @@ class Adam(Optimizer):
         lr: float = 1e-3,
         betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8,
-        weight_decay: float = 0.0,
+        weight_decay: float | None = None,
     ) -> None:
         super().__init__(params, lr)
         who = type(self).__name__
+        if weight_decay is None:
+            weight_decay = self._default_weight_decay
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise TypeError(f"{who}: betas must be a pair (beta1, beta2), got {betas!r}")
-        beta1, beta2 = (finite_number(f"{who}: betas[{k}]", b) for k, b in enumerate(betas))
+        beta1, beta2 = (real(f"{who}: betas[{k}]", b) for k, b in enumerate(betas))
         for k, b in enumerate((beta1, beta2)):
             if not 0.0 <= b < 1.0:
                 raise ValueError(f"{who}: betas[{k}] must be in [0, 1), got {b!r}; the default is "
@@ -196,16 +199,7 @@ class AdamW(Adam):
     """
 
     _decoupled = True
-
-    def __init__(
-        self,
-        params: Iterable[Value],
-        lr: float = 1e-3,
-        betas: tuple[float, float] = (0.9, 0.999),
-        eps: float = 1e-8,
-        weight_decay: float = 1e-2,
-    ) -> None:
-        super().__init__(params, lr, betas, eps, weight_decay)
+    _default_weight_decay = 1e-2
 
 
 def clip_grad_norm(params: Iterable[Value], max_norm: float) -> float:
@@ -222,7 +216,7 @@ def clip_grad_norm(params: Iterable[Value], max_norm: float) -> float:
     (0.6, 0.8)
     """
     ps = _check_params(params, "clip_grad_norm")
-    limit = finite_number("clip_grad_norm: max_norm", max_norm)
+    limit = real("clip_grad_norm: max_norm", max_norm)
     if limit <= 0:
         raise ValueError(f"clip_grad_norm: max_norm must be > 0, got {limit!r}")
     # hypot, not sqrt(sum g^2): the squares of grads near 1e200 would overflow to inf.

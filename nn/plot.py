@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from autograd import Value, no_grad
 
-from .module import Module
+from ._checks import integer, is_int
+from .module import Module, check_model, model_outputs
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -105,6 +106,7 @@ def decision_regions(
     model is evaluated on a ``grid`` x ``grid`` lattice in eval mode under ``no_grad()``, and left in
     the mode it was in.
     """
+    model = check_model(model, "decision_regions")
     points = [*X, *(test[0] if test is not None else [])]
     labels = [*y, *(test[1] if test is not None else [])]
     if not points or len(points) != len(labels):
@@ -112,33 +114,14 @@ def decision_regions(
     if any(len(p) != 2 for p in points):
         width = next(len(p) for p in points if len(p) != 2)
         raise ValueError(f"decision regions are drawn for 2 input features; this data has {width}")
-    if isinstance(grid, bool) or not isinstance(grid, int) or grid < 2:
+    if integer("grid", grid) < 2:
         raise ValueError(f"grid must be an int >= 2 (points per axis), got {grid!r}")
     ax = _new_axes(ax, (5.5, 5))
     xs, ys = [p[0] for p in points], [p[1] for p in points]
     x0, x1, y0, y1 = min(xs) - 0.5, max(xs) + 0.5, min(ys) - 0.5, max(ys) + 0.5
     gx = [x0 + (x1 - x0) * i / (grid - 1) for i in range(grid)]
     gy = [y0 + (y1 - y0) * j / (grid - 1) for j in range(grid)]
-    was_training = model.training
-    model.eval()
-    try:
-        with no_grad():
-            outputs = [[model([a, b]) for a in gx] for b in gy]
-    finally:
-        model.train(was_training)
-    if isinstance(outputs[0][0], Value):
-        probability = getattr(model, "output_activation", "linear") == "sigmoid"
-        rows = [[o.data if probability else o.sigmoid().data for o in row] for row in outputs]
-        filled = ax.contourf(gx, gy, rows, levels=[i / 10 for i in range(11)], cmap="RdBu_r", alpha=0.6)
-        ax.contour(gx, gy, rows, levels=[0.5], colors="k", linewidths=1)
-        ax.figure.colorbar(filled, ax=ax, label="P(class 1)")
-        palette = _BINARY_COLOURS
-    else:
-        n_classes = len(outputs[0][0])
-        rows = [[float(_argmax(o)) for o in row] for row in outputs]
-        palette = [_CLASS_COLOURS[k % 10] for k in range(n_classes)]
-        ax.contourf(gx, gy, rows, levels=[k - 0.5 for k in range(n_classes + 1)], colors=palette, alpha=0.35)
-        ax.contour(gx, gy, rows, levels=[k + 0.5 for k in range(n_classes - 1)], colors="k", linewidths=0.6)
+    palette = _regions(ax, model, gx, gy)
     if any(not 0 <= int(t) < len(palette) for t in labels):
         raise ValueError(f"labels must be classes 0..{len(palette) - 1}, as the model's outputs")
     sets = [(X, y, "o", "train" if test is not None else None)]
@@ -154,6 +137,30 @@ def decision_regions(
                 handle.set_facecolor("0.7")  # type: ignore[attr-defined]
     ax.set(xlabel="x0", ylabel="x1")
     return ax
+
+
+def _regions(ax: Axes, model: Module, gx: list[float], gy: list[float]) -> list[str]:
+    """Shade what ``model`` predicts on the lattice ``gx`` x ``gy``; returns the colour of each class."""
+    was_training = model.training
+    model.eval()
+    try:
+        with no_grad():
+            outputs = [model_outputs(model, [[a, b] for a in gx], "decision_regions") for b in gy]
+    finally:
+        model.train(was_training)
+    if model.nout == 1:
+        probability = getattr(model, "output_activation", "linear") == "sigmoid"  # optional (see Module)
+        rows = [[o.data if probability else o.sigmoid().data for o in row] for row in outputs]
+        filled = ax.contourf(gx, gy, rows, levels=[i / 10 for i in range(11)], cmap="RdBu_r", alpha=0.6)
+        ax.contour(gx, gy, rows, levels=[0.5], colors="k", linewidths=1)
+        ax.figure.colorbar(filled, ax=ax, label="P(class 1)")
+        return _BINARY_COLOURS
+    n_classes = model.nout
+    rows = [[float(_argmax(o)) for o in row] for row in outputs]
+    palette = [_CLASS_COLOURS[k % 10] for k in range(n_classes)]
+    ax.contourf(gx, gy, rows, levels=[k - 0.5 for k in range(n_classes + 1)], colors=palette, alpha=0.35)
+    ax.contour(gx, gy, rows, levels=[k + 0.5 for k in range(n_classes - 1)], colors="k", linewidths=0.6)
+    return palette
 
 
 def _argmax(output: Sequence[Value]) -> int:
@@ -184,7 +191,7 @@ def confusion_matrix(
                          f"{len(y_pred)}")
     for name, ys in (("y_true", y_true), ("y_pred", y_pred)):
         for i, t in enumerate(ys):
-            if isinstance(t, bool) or not isinstance(t, int) or t < 0:
+            if not is_int(t) or t < 0:
                 raise TypeError(f"{name}[{i}] must be a class index (an int >= 0), got {t!r}")
     n = len(labels) if labels is not None else max(*y_true, *y_pred) + 1
     if max(*y_true, *y_pred) >= n:
@@ -277,7 +284,7 @@ def images(
         shape = (side, side)
     if shape[0] * shape[1] != size or any(len(x) != size for x in X):
         raise ValueError(f"every image must have shape[0] * shape[1] = {shape[0] * shape[1]} pixels")
-    if isinstance(cols, bool) or not isinstance(cols, int) or cols < 1:
+    if integer("cols", cols) < 1:
         raise ValueError(f"cols must be a positive int, got {cols!r}")
     cols = min(cols, len(X))
     rows = math.ceil(len(X) / cols)
@@ -332,27 +339,37 @@ def grad_norms(norms: History | Mapping[str, float], *, epoch: int | None = None
                          "nn.layer_grad_norms(model) after a backward")
     names = list(table)
     groups.sort(key=lambda item: _depth(item[0], names))
-    ax = _new_axes(ax, (6.5, 3.6))
     if epoch is not None:
         n_epochs = len(groups[0][1])
-        if isinstance(epoch, bool) or not isinstance(epoch, int) or not 1 <= epoch <= n_epochs:
+        if not 1 <= integer("epoch", epoch) <= n_epochs:
             raise ValueError(f"epoch must be an int from 1 to {n_epochs}, the epochs recorded; got {epoch!r}")
-        from matplotlib.ticker import MaxNLocator
+        return _norms_across_layers(_new_axes(ax, (6.5, 3.6)), groups, names, epoch, label)
+    return _norms_over_epochs(_new_axes(ax, (6.5, 3.6)), groups, names)
 
-        layers = [(name, values) for name, values in groups if not name.startswith("norms.")]
-        norm_layers = [(name, values) for name, values in groups if name.startswith("norms.")]
-        (line,) = ax.plot([_depth(name, names) for name, _ in layers],
-                          [values[epoch - 1] for _, values in layers], marker="o", label=label)
-        if norm_layers:  # between the layers they follow, in the same colour, as squares
-            ax.plot([_depth(name, names) for name, _ in norm_layers],
-                    [values[epoch - 1] for _, values in norm_layers], marker="s", linestyle="--",
-                    color=line.get_color(), label=f"{label}: BatchNorm1d" if label else "BatchNorm1d")
-        ax.set_yscale("log")
-        ax.set(xlabel="layer (0 = nearest the input)", ylabel="gradient norm")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        if label is not None or norm_layers:
-            ax.legend(fontsize=8)
-        return ax
+
+def _norms_across_layers(ax: Axes, groups: list[tuple[str, list[float]]], names: list[str], epoch: int,
+                         label: str | None) -> Axes:
+    """grad_norms at one epoch: a norm per layer, input on the left, BatchNorm1d as squares between."""
+    from matplotlib.ticker import MaxNLocator
+
+    layers = [(name, values) for name, values in groups if not name.startswith("norms.")]
+    norm_layers = [(name, values) for name, values in groups if name.startswith("norms.")]
+    (line,) = ax.plot([_depth(name, names) for name, _ in layers],
+                      [values[epoch - 1] for _, values in layers], marker="o", label=label)
+    if norm_layers:  # between the layers they follow, in the same colour, as squares
+        ax.plot([_depth(name, names) for name, _ in norm_layers],
+                [values[epoch - 1] for _, values in norm_layers], marker="s", linestyle="--",
+                color=line.get_color(), label=f"{label}: BatchNorm1d" if label else "BatchNorm1d")
+    ax.set_yscale("log")
+    ax.set(xlabel="layer (0 = nearest the input)", ylabel="gradient norm")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if label is not None or norm_layers:
+        ax.legend(fontsize=8)
+    return ax
+
+
+def _norms_over_epochs(ax: Axes, groups: list[tuple[str, list[float]]], names: list[str]) -> Axes:
+    """grad_norms over the epochs: a line per layer, coloured from the input (dark) to the output."""
     from matplotlib import colormaps
     from matplotlib.cm import ScalarMappable
     from matplotlib.colors import LinearSegmentedColormap, Normalize

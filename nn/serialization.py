@@ -16,6 +16,7 @@ import stat
 from collections.abc import Callable, Iterator
 from typing import IO, Any
 
+from ._checks import integer, is_int, unique_dict
 from .module import _SAVABLE, Module
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "MAX_FILE_BYTES", "ModelFileError", "atomic_write", "load", "save"]
@@ -174,7 +175,7 @@ def load(path: str | os.PathLike[str], model: Module | None = None, *,
     """
     if model is not None and not isinstance(model, Module):
         raise TypeError(f"load(path, model): model must be an nn.Module or None, got {type(model).__name__}")
-    if isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes < 1:
+    if integer("max_bytes", max_bytes) < 1:
         raise ValueError(f"max_bytes must be an int >= 1, got {max_bytes!r}")
     name = os.fspath(path)
     payload = _parse(name, _read(name, max_bytes))
@@ -244,7 +245,7 @@ def _parse(name: str, raw: bytes) -> Any:
         raise ModelFileError(name, "", f"is not UTF-8 text ({e}); is it a model file written by nn.save?") \
             from None
     try:
-        payload = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
+        payload = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=unique_dict)
     except RecursionError:
         raise ModelFileError(name, "", f"nests lists or objects more than {_MAX_DEPTH} deep; it is not a "
                              "model file") from None
@@ -281,7 +282,7 @@ def _check_payload(name: str, payload: Any) -> tuple[type[Module], dict[str, Any
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise ModelFileError(name, "", f"is not a chainrule model file (no \"format\": \"{FORMAT}\" field)")
     version = payload.get("version")
-    if isinstance(version, bool) or not isinstance(version, int):
+    if not is_int(version):
         raise ModelFileError(name, "version", f"is {_short(version)}, not a format version number; the file "
                              "is damaged or was written by another program")
     if version > FORMAT_VERSION:
@@ -331,15 +332,6 @@ def _shape(cls: type[Module], config: dict[str, Any]) -> dict[str, Any]:
 
 def _reject_constant(token: str) -> float:
     raise ValueError(f"{token} is not a finite number")
-
-
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise ValueError(f"duplicate key {key!r}")
-        out[key] = value
-    return out
 
 
 def _config_or_none(model: Module) -> dict[str, Any]:

@@ -3,28 +3,32 @@
 Everything the user passes is checked before the first update. A loss or gradient that turns nan or inf
 (or overflows) stops training with a warning naming the epoch and batch, and the model is put back to the
 last weights that gave a finite loss and finite gradients.
+
+``fit`` reads in three parts: ``_plan`` (the checks, and the run they set up), ``_train`` (the epoch loop)
+and ``_Stopping`` (the rules that end it early). The arithmetic of a step is ``_EagerSteps`` on Values, or
+with ``compile=True`` ``nn.compiled.ArrayTrainer``, one traced program replayed on arrays.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
-import numbers
 import random
 import sys
 import warnings
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, NamedTuple, TextIO, Union
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import InitVar, dataclass, field
+from typing import Any, NamedTuple, NoReturn, Protocol, TextIO, Union
 
 import autograd
 from autograd import Constant, Value, no_grad
 
 from . import losses
-from ._checks import positive_int
+from ._checks import integer, is_int, real, sample_problem
 from .compiled import ArrayTrainer, NotCompiled
 from .data import train_test_split
 from .layers import BatchNorm1d, Layer
-from .module import Module
+from .module import Module, check_model, model_outputs
 from .optim import Adam, Optimizer, clip_grad_norm
 
 __all__ = ["LOSSES", "Evaluation", "History", "evaluate", "fit", "layer_grad_norms", "predict"]
@@ -36,6 +40,7 @@ LossArg = Union[str, LossFn, None]
 # "binary" (labels 0/1, accuracy by thresholding the single output) or "regression" (numbers, no accuracy).
 LOSSES = ("cross_entropy", "binary_cross_entropy_with_logits", "binary_cross_entropy", "hinge", "mse")
 _DEFAULT_LR = 0.01  # the default Adam's lr: 1e-3 (torch's default) is slow for the few epochs used here
+_CHUNK = 256  # samples per forward pass when scoring or predicting (no graph is kept between chunks)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -100,7 +105,7 @@ class _Task:
 
     def correct(self, outputs: list[Any], labels: Sequence[Any]) -> int | None:
         """Number of right predictions, or None when accuracy means nothing for this task."""
-        if self.kind == "custom" and not (self.width > 1 and all(_is_label(t) for t in labels)):
+        if self.kind == "custom" and not (self.width > 1 and all(is_int(t) for t in labels)):
             return None  # a custom loss: accuracy by argmax only for several outputs and int labels
         if self.kind in ("classes", "custom"):
             hits = 0
@@ -115,7 +120,7 @@ class _Task:
     def check_labels(self, y: Sequence[Any], name: str) -> None:
         for i, t in enumerate(y):
             if self.kind in ("classes", "binary"):
-                if not _is_label(t):
+                if not is_int(t):
                     raise TypeError(f"{name}[{i}] must be an int class label, got {type(t).__name__} ({t!r})")
                 if self.kind == "binary":
                     allowed = (-1, 0, 1) if self.name == "hinge" else (0, 1)
@@ -134,10 +139,6 @@ class _Task:
                 _check_target(t, self.width, f"{name}[{i}]")
 
 
-def _is_label(t: object) -> bool:
-    return isinstance(t, numbers.Integral) and not isinstance(t, bool)
-
-
 def _check_target(t: object, width: int, where: str) -> None:
     items = t if isinstance(t, (list, tuple)) else [t]
     if width > 1 and len(items) != width:
@@ -145,18 +146,15 @@ def _check_target(t: object, width: int, where: str) -> None:
     if width == 1 and isinstance(t, (list, tuple)):
         raise ValueError(f"{where} must be a number (the model has one output), got {t!r}")
     for v in items:
-        if isinstance(v, bool) or not isinstance(v, numbers.Real):
-            raise TypeError(f"{where} must be a number, got {type(v).__name__} ({v!r})")
-        if not math.isfinite(v):
-            raise ValueError(f"{where} is {v!r}; targets must be finite")
+        real(where, v)
 
 
 def _task(model: Module, loss: LossArg) -> _Task:
-    width = _output_width(model)
+    width = model.nout
     if loss is None:
         if width > 1:
             loss = "cross_entropy"
-        elif getattr(model, "output_activation", "linear") == "sigmoid":
+        elif getattr(model, "output_activation", "linear") == "sigmoid":  # optional (see Module)
             loss = "binary_cross_entropy"
         else:
             loss = "binary_cross_entropy_with_logits"
@@ -183,31 +181,22 @@ def _task(model: Module, loss: LossArg) -> _Task:
     return _Task(loss, "binary", width, fn, threshold)
 
 
-def _output_width(model: Module) -> int:
-    nouts = getattr(model, "nouts", None)
-    if isinstance(nouts, list) and nouts:
-        return int(nouts[-1])
-    nout = getattr(model, "nout", None)
-    if isinstance(nout, int):
-        return nout
-    if hasattr(model, "w") and hasattr(model, "b"):  # a Neuron
-        return 1
-    raise TypeError(
-        f"fit cannot tell how many outputs a {type(model).__name__} has; give it an `nouts` list "
-        "(as MLP) or an int `nout` (as Layer)"
-    )
-
-
 # ------------------------------------------------------------------------------------------------
 # Input checks (all before the first update)
 
 
 def _check_module(model: object) -> Module:
+    """A Module with parameters (all that layer_grad_norms needs)."""
     if not isinstance(model, Module):
         raise TypeError(f"model must be an nn.Module (e.g. nn.MLP), got {type(model).__name__}")
     if not model.parameters():
         raise ValueError(f"the {type(model).__name__} has no parameters to train")
     return model
+
+
+def _check_model(model: object, who: str) -> Module:
+    """A model (a Module keeping the contract of nn.Module: nin, nout, forward_batch) with parameters."""
+    return _check_module(check_model(model, who))
 
 
 def _check_data(model: Module, X: object, y: object, name: str, task: _Task) -> tuple[list[Any], list[Any]]:
@@ -221,22 +210,25 @@ def _check_data(model: Module, X: object, y: object, name: str, task: _Task) -> 
         raise ValueError(f"{xname} is an empty dataset; pass at least one sample")
     if len(X) != len(y):
         raise ValueError(f"{xname} has {len(X)} samples but {yname} has {len(y)} labels; pass one label each")
-    nin = getattr(model, "nin", None)
     for i, row in enumerate(X):
-        if not isinstance(row, (list, tuple)):
-            raise TypeError(f"{xname}[{i}] must be a list of features, got {type(row).__name__} ({row!r})")
-        if nin is not None and len(row) != nin:
-            raise ValueError(f"{xname}[{i}] has {len(row)} features but the model takes {nin}")
-        for j, v in enumerate(row):
-            if isinstance(v, bool) or not isinstance(v, numbers.Real):
-                raise TypeError(
-                    f"{xname}[{i}][{j}] is {type(v).__name__} ({v!r}); features must be numbers, so "
-                    "encode categories as numbers first"
-                )
-            if not math.isfinite(v):
-                raise ValueError(f"{xname}[{i}][{j}] is {v!r}; features must be finite")
+        problem = sample_problem(row, model.nin, values=False)
+        if problem is not None:
+            _bad_row(f"{xname}[{i}]", row, model.nin, *problem)
     task.check_labels(y, yname)
     return list(X), list(y)
+
+
+def _bad_row(where: str, row: Any, nin: int, kind: str, j: int) -> NoReturn:
+    """The error for one sample of a data set, as ``sample_problem`` found it."""
+    if kind == "list":
+        raise TypeError(f"{where} must be a list of features, got {type(row).__name__} ({row!r})")
+    if kind == "count":
+        raise ValueError(f"{where} has {len(row)} features but the model takes {nin}")
+    v = row[j]
+    if kind == "type":
+        raise TypeError(f"{where}[{j}] is {type(v).__name__} ({v!r}); features must be numbers, so encode "
+                        "categories as numbers first")
+    raise ValueError(f"{where}[{j}] is {v!r}; features must be finite")
 
 
 def _has_batchnorm(model: Module) -> bool:
@@ -244,50 +236,42 @@ def _has_batchnorm(model: Module) -> bool:
 
 
 # ------------------------------------------------------------------------------------------------
-# Forward passes
+# Scoring and predicting: eval mode, no graph
 
 
 def _as_constants(X: list[Any]) -> list[list[Value]]:
     """Each feature as a Constant, made once."""
-    # NOTE: a float operand is wrapped in a fresh Constant at every use (each neuron of each layer, every
-    # epoch); wrapping once up front took an epoch of MLP(64, [10]) on 400 digits from 1.9 s to 1.3 s.
+    # NOTE: a float feature would be wrapped in a fresh Constant at every forward pass, every epoch;
+    # wrapping once up front took an eager epoch of MLP(64, [10]) on 400 digits from 0.148 s to 0.123 s.
     return [[Constant(float(v)) for v in row] for row in X]
 
 
-def _forward(model: Module, batch: list[Any]) -> list[Any]:
-    """One output per sample: a Value for a one-output model, else a list of Values."""
-    forward_batch = getattr(model, "forward_batch", None)
-    outs = forward_batch(batch) if forward_batch is not None else [model(x) for x in batch]
-    return [o[0] if isinstance(o, list) and len(o) == 1 else o for o in outs]
-
-
-def _forward_one(model: Module, x: list[Any]) -> Any:
-    out = model(x)
-    return out[0] if isinstance(out, list) and len(out) == 1 else out
-
-
-def _score(model: Module, task: _Task, X: list[Any], y: list[Any], chunk: int = 256,
-           trainer: Any = None) -> Evaluation:
-    """Mean loss and accuracy in eval mode without building a graph; restores the model's mode."""
-    if trainer is not None:  # fit(compile=True): one batched replay on the trainer's arrays
-        return Evaluation(*trainer.score(X, y))
-    X = _as_constants(X)
+@contextlib.contextmanager
+def _evaluating(model: Module) -> Iterator[None]:
+    """Eval mode and no graph for the block; the model's mode is restored after it."""
     was_training = model.training
     model.eval()
-    total, hits, counted = 0.0, 0, True
     try:
         with no_grad():
-            for start in range(0, len(X), chunk):
-                xb, yb = X[start:start + chunk], y[start:start + chunk]
-                outs = _forward(model, xb)
-                total += task.loss(outs, yb).data * len(xb)
-                c = task.correct(outs, yb)
-                if c is None:
-                    counted = False
-                else:
-                    hits += c
+            yield
     finally:
         model.train(was_training)
+
+
+def _score(model: Module, task: _Task, X: list[Any], y: list[Any]) -> Evaluation:
+    """Mean loss and accuracy in eval mode without building a graph; restores the model's mode."""
+    X = _as_constants(X)
+    total, hits, counted = 0.0, 0, True
+    with _evaluating(model):
+        for start in range(0, len(X), _CHUNK):
+            xb, yb = X[start:start + _CHUNK], y[start:start + _CHUNK]
+            outs = model_outputs(model, xb, "evaluate")
+            total += task.loss(outs, yb).data * len(xb)
+            c = task.correct(outs, yb)
+            if c is None:
+                counted = False
+            else:
+                hits += c
     return Evaluation(total / len(X), hits / len(X) if counted else None)
 
 
@@ -298,7 +282,7 @@ def evaluate(
 
     ``loss`` as in ``fit`` (None picks cross_entropy for several outputs, binary cross-entropy for one).
     """
-    model = _check_module(model)
+    model = _check_model(model, "evaluate")
     task = _task(model, loss)
     Xc, yc = _check_data(model, X, y, "", task)
     return _score(model, task, Xc, yc)
@@ -318,21 +302,18 @@ def predict(model: Module, X: Sequence[Sequence[float]], loss: LossArg = None) -
     >>> predict(model, [[1.0, 0.0], [0.0, -1.0]])      # the argmax, per sample
     [0, 1]
     """
-    model = _check_module(model)
+    model = _check_model(model, "predict")
     task = _task(model, loss)
     if not isinstance(X, (list, tuple)) or not X:
         raise TypeError("X must be a non-empty list of samples (each a list of features)")
     Xc, _ = _check_data(model, X, [0 if task.kind != "regression" else _zero(task.width)] * len(X), "", task)
-    was_training = model.training
-    model.eval()
-    try:
-        with no_grad():
-            outputs = [_forward_one(model, x) for x in _as_constants(Xc)]
-    finally:
-        model.train(was_training)
+    inputs = _as_constants(Xc)
+    with _evaluating(model):
+        outputs = [out for start in range(0, len(inputs), _CHUNK)
+                   for out in model_outputs(model, inputs[start:start + _CHUNK], "predict")]
     if task.kind == "regression":
-        return [[v.data for v in o] if isinstance(o, list) else o.data for o in outputs]
-    if isinstance(outputs[0], list):
+        return [[v.data for v in o] if model.nout > 1 else o.data for o in outputs]
+    if model.nout > 1:
         return [max(range(len(o)), key=lambda k: o[k].data) for o in outputs]
     return [int(o.data > task.threshold) for o in outputs]
 
@@ -449,7 +430,7 @@ def _in_notebook() -> bool:
 
 
 # ------------------------------------------------------------------------------------------------
-# fit
+# fit: the plan, the epoch loop, the stopping rules
 
 
 def fit(
@@ -499,23 +480,30 @@ def fit(
     >>> history.epochs, history.train_loss[-1] < history.train_loss[0], evaluate(model, X, y).accuracy
     (50, True, 1.0)
     """
-    if not autograd.is_grad_enabled():
-        # NOTE: inside no_grad() every loss is a Constant: each step would update nothing, silently.
-        raise RuntimeError(
-            "fit: called inside no_grad(), where no graph is built and nothing could be trained; call "
-            "fit outside the no_grad() block"
-        )
-    model = _check_module(model)
-    epochs = positive_int("epochs", epochs)
-    batch_size = positive_int("batch_size", batch_size)
-    if patience is not None:
-        patience = positive_int("patience", patience)
-    if target_loss is not None:
-        _real("target_loss", target_loss)
-    if max_grad_norm is not None and not _real("max_grad_norm", max_grad_norm) > 0:
+    if not autograd.is_grad_enabled():  # NOTE: in no_grad() every loss is a Constant: no step would update
+        raise RuntimeError("fit: called inside no_grad(), where no graph is built and nothing could be "
+                           "trained; call fit outside the no_grad() block")
+    model = _check_model(model, "fit")
+    epochs = integer("epochs", epochs, 1)
+    stopping = _Stopping(patience, target_loss)
+    run, val = _plan(model, X, y, loss=loss, optimizer=optimizer, batch_size=batch_size, val_split=val_split,
+                     validation_data=validation_data, max_grad_norm=max_grad_norm, grad_norms=grad_norms,
+                     seed=seed, compile=compile)
+    return _train(run, epochs, val, stopping, _Progress(progress, epochs, run.n_batches))
+
+
+def _plan(model: Module, X: object, y: object, *, loss: LossArg, optimizer: object, batch_size: object,
+          val_split: object, validation_data: object, max_grad_norm: object, grad_norms: bool, seed: object,
+          compile: object) -> tuple[_Run, tuple[list[Any], list[Any]] | None]:
+    """fit's checks of the rest of its arguments, and the run they set up: (run, validation data or None).
+
+    Nothing here changes the model; with ``compile=True`` the loss is traced here, once.
+    """
+    batch_size = integer("batch_size", batch_size, 1)
+    max_norm = None if max_grad_norm is None else real("max_grad_norm", max_grad_norm, finite=False)
+    if max_norm is not None and not max_norm > 0:
         raise ValueError(f"max_grad_norm must be > 0, got {max_grad_norm!r}")
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
+    seed = integer("seed", seed)
     task = _task(model, loss)
     X_train, y_train = _check_data(model, X, y, "", task)
     X_train, y_train, val = _validation(model, task, X_train, y_train, val_split, validation_data, seed)
@@ -523,61 +511,14 @@ def fit(
     batchnorm = _has_batchnorm(model)
     if batchnorm and len(X_train) < 2:
         raise ValueError("a model with BatchNorm1d needs at least 2 training samples (a batch's variance)")
-    if not isinstance(compile, bool):
+    if not isinstance(compile, bool):  # fit's own wording, which tests pin, for _checks.flag's check
         raise TypeError(f"compile must be True or False, got {compile!r}")
     groups = _layer_groups(model) if grad_norms else []
     trainer = _trainer(model, task, optimizer, X_train, y_train, groups, batchnorm) if compile else None
-    if trainer is None:
-        run = _Run(model, task, optimizer, _as_constants(X_train), y_train, batch_size, batchnorm,
-                   max_grad_norm, groups, random.Random(seed))
-    else:
-        run = _CompiledRun(model, task, optimizer, X_train, y_train, batch_size, batchnorm, max_grad_norm,
-                           groups, random.Random(seed), trainer)
-    bar = _Progress(progress, epochs, run.n_batches)
-    history = History(grad_norms={name: [] for name, _ in run.groups})
-    best, best_state, since_best = math.inf, None, 0
-    model.train()
-    for epoch in range(1, epochs + 1):
-        if not run.epoch(epoch, bar):
-            history.stop_reason = "non_finite"
-            history.message = (f"training stopped: {run.failure}; the model keeps its last good weights. "
-                               "Lower the learning rate, standardize the inputs or set max_grad_norm.")
-            bar.close()
-            warnings.warn(history.message, RuntimeWarning, stacklevel=2)
-            break
-        summary = run.record(history)
-        if val is not None:
-            summary += _record_validation(model, task, val, history, run.trainer)
-        bar.end(epoch, summary)
-
-        if patience is not None:
-            current = history.val_loss[-1] if val is not None else history.train_loss[-1]
-            if current < best:
-                best, best_state, since_best = current, run.state_dict(), 0
-                history.best_epoch = epoch
-            else:
-                since_best += 1
-                if since_best >= patience:
-                    history.stop_reason = "early_stopping"
-                    history.message = (f"no improvement for {patience} epochs; best epoch "
-                                       f"{history.best_epoch} (loss {best:.6g})")
-                    break
-        if target_loss is not None and history.train_loss[-1] <= target_loss:
-            history.stop_reason = "target_loss"
-            history.message = f"train loss {history.train_loss[-1]:.6g} <= {target_loss} at epoch {epoch}"
-            break
-
-    bar.close()
-    run.finish()
-    if best_state is not None and history.stop_reason != "non_finite":
-        model.load_state_dict(best_state)
-    return history
-
-
-def _real(name: str, x: object) -> float:
-    if isinstance(x, bool) or not isinstance(x, numbers.Real):
-        raise TypeError(f"{name} must be a number, got {type(x).__name__} ({x!r})")
-    return float(x)
+    run = _Run(model=model, task=task, optimizer=optimizer, X=X_train, y=y_train, batch_size=batch_size,
+               batchnorm=batchnorm, max_grad_norm=max_norm, groups=groups, rng=random.Random(seed),
+               trainer=trainer)
+    return run, val
 
 
 def _validation(
@@ -585,8 +526,8 @@ def _validation(
     task: _Task,
     X: list[Any],
     y: list[Any],
-    val_split: float | None,
-    validation_data: tuple[Sequence[Sequence[float]], Sequence[Any]] | None,
+    val_split: object,
+    validation_data: object,
     seed: int,
 ) -> tuple[list[Any], list[Any], tuple[list[Any], list[Any]] | None]:
     """(X_train, y_train, (X_val, y_val) or None) from ``val_split`` or ``validation_data``."""
@@ -598,9 +539,10 @@ def _validation(
         return X, y, _check_data(model, validation_data[0], validation_data[1], "validation", task)
     if val_split is None:
         return X, y, None
-    if not 0 < _real("val_split", val_split) < 1:
+    fraction = real("val_split", val_split, finite=False)
+    if not 0 < fraction < 1:
         raise ValueError(f"val_split is the fraction held out for validation, in (0, 1); got {val_split!r}")
-    X_train, X_val, y_train, y_val = train_test_split(X, y, test_size=float(val_split), seed=seed)
+    X_train, X_val, y_train, y_val = train_test_split(X, y, test_size=fraction, seed=seed)
     return X_train, y_train, (X_val, y_val)
 
 
@@ -619,9 +561,50 @@ def _check_optimizer(model: Module, optimizer: object) -> Optimizer:
     return optimizer
 
 
-def _record_validation(model: Module, task: _Task, val: tuple[list[Any], list[Any]], history: History,
-                       trainer: Any) -> str:
-    result = _score(model, task, *val, trainer=trainer)
+def _trainer(model: Module, task: _Task, optimizer: Optimizer, X: list[Any], y: list[Any],
+             groups: list[tuple[str, list[Value]]], batchnorm: bool) -> ArrayTrainer | None:
+    """fit(compile=True)'s ArrayTrainer, or None (with a warning saying why) where it cannot replay."""
+    if batchnorm:
+        reason = "BatchNorm1d normalizes over the whole batch, which a per-sample replay cannot"
+    else:
+        try:
+            return ArrayTrainer(model, task, optimizer, X, y, groups)
+        except NotCompiled as err:
+            reason = err.reason
+    warnings.warn(f"fit(compile=True): {reason}; training eagerly (compile=False)", RuntimeWarning,
+                  stacklevel=4)  # the caller of fit (<- fit <- _plan <- here)
+    return None
+
+
+def _train(run: _Run, epochs: int, val: tuple[list[Any], list[Any]] | None, stopping: _Stopping,
+           bar: _Progress) -> History:
+    """fit's epoch loop: an epoch, its record, the stopping rules; returns the History."""
+    history = History(grad_norms={name: [] for name, _ in run.groups})
+    run.model.train()
+    try:
+        for epoch in range(1, epochs + 1):
+            if not run.epoch(epoch, bar):
+                history.stop_reason = "non_finite"
+                history.message = (f"training stopped: {run.failure}; the model keeps its last good weights. "
+                                   "Lower the learning rate, standardize the inputs or set max_grad_norm.")
+                bar.close()
+                warnings.warn(history.message, RuntimeWarning, stacklevel=3)  # fit's caller
+                break
+            summary = run.record(history)
+            if val is not None:
+                summary += _record_validation(run, val, history)
+            bar.end(epoch, summary)
+            if stopping.stop(epoch, history, run):
+                break
+    finally:  # also when interrupted (Ctrl-C): the weights trained so far stay in the model
+        bar.close()
+        run.finish()
+    stopping.keep_best(run.model, history)
+    return history
+
+
+def _record_validation(run: _Run, val: tuple[list[Any], list[Any]], history: History) -> str:
+    result = Evaluation(*run.steps.score(*val))
     history.val_loss.append(result.loss)
     if result.accuracy is None:
         return f" val_loss {result.loss:.4f}"
@@ -629,24 +612,107 @@ def _record_validation(model: Module, task: _Task, val: tuple[list[Any], list[An
     return f" val_loss {result.loss:.4f} val_acc {result.accuracy:.3f}"
 
 
+@dataclass
+class _Stopping:
+    """fit's rules for ending early: ``patience`` epochs without a lower loss (the validation loss, or the
+    train loss without validation data), then the best epoch's weights; or a train loss at or below
+    ``target_loss``."""
+
+    patience: int | None
+    target_loss: float | None
+    best: float = math.inf
+    best_state: dict[str, float] | None = None
+    since_best: int = 0
+
+    def __post_init__(self) -> None:
+        if self.patience is not None:
+            self.patience = integer("patience", self.patience, 1)
+        if self.target_loss is not None:
+            real("target_loss", self.target_loss, finite=False)
+
+    def stop(self, epoch: int, history: History, run: _Run) -> bool:
+        """After an epoch: True, with ``history``'s stop_reason and message set, when a rule ends training."""
+        if self.patience is not None:
+            current = history.val_loss[-1] if history.val_loss else history.train_loss[-1]
+            if current < self.best:
+                self.best, self.best_state, self.since_best = current, run.state_dict(), 0
+                history.best_epoch = epoch
+            else:
+                self.since_best += 1
+                if self.since_best >= self.patience:
+                    history.stop_reason = "early_stopping"
+                    history.message = (f"no improvement for {self.patience} epochs; best epoch "
+                                       f"{history.best_epoch} (loss {self.best:.6g})")
+                    return True
+        if self.target_loss is not None and history.train_loss[-1] <= self.target_loss:
+            history.stop_reason = "target_loss"
+            history.message = (f"train loss {history.train_loss[-1]:.6g} <= {self.target_loss} at epoch "
+                               f"{epoch}")
+            return True
+        return False
+
+    def keep_best(self, model: Module, history: History) -> None:
+        """Put the best epoch's weights in the model (patience), unless training failed on a nan or inf."""
+        if self.best_state is not None and history.stop_reason != "non_finite":
+            model.load_state_dict(self.best_state)
+
+
+# ------------------------------------------------------------------------------------------------
+# The run: an epoch's batches and its running sums; the steps, eager or compiled
+
+
+class _Steps(Protocol):
+    """How a training step is computed: ``_EagerSteps`` on Values, ``nn.compiled.ArrayTrainer`` on arrays.
+
+    Both keep the last good weights (before the last update), which ``restore_good`` puts in the model.
+    """
+
+    def forward_backward(self, idx: list[int]) -> tuple[float, Any]: ...  # zeroed grads, then (loss, outputs)
+    def grads_finite(self) -> bool: ...
+    def group_norm(self, k: int) -> float: ...  # the grad norm of the k-th layer group
+    def clip(self, max_norm: float) -> None: ...  # as nn.optim.clip_grad_norm
+    def optimizer_step(self) -> None: ...
+    def batch_labels(self, idx: list[int]) -> Any: ...
+    def correct(self, outputs: Any, labels: Any) -> int | None: ...
+    def restore_good(self) -> None: ...
+    def state_dict(self) -> dict[str, float]: ...  # the model's weights now
+    def score(self, X: list[Any], y: list[Any]) -> tuple[float, float | None]: ...  # (loss, accuracy)
+    def finish(self) -> None: ...  # leave the model and the optimizer as eager training would
+
+
+@dataclass(eq=False, kw_only=True)
 class _Run:
-    """The state of one ``fit`` call: its data and optimizer, and the running sums of the current epoch."""
+    """The state of one ``fit`` call: its data and batches, its steps, and the running sums of an epoch.
 
-    trainer: Any = None  # the compiled path's arrays (see _CompiledRun)
+    ``trainer`` is fit(compile=True)'s ArrayTrainer, or None to step eagerly; if the replay gives up
+    mid-run (the loss branches on values), the run goes on with eager steps.
+    """
 
-    def __init__(self, model: Module, task: _Task, optimizer: Optimizer, X: Sequence[Any], y: list[Any],
-                 batch_size: int, batchnorm: bool, max_grad_norm: float | None,
-                 groups: list[tuple[str, list[Value]]], rng: random.Random) -> None:
-        self.model, self.task, self.optimizer = model, task, optimizer
-        self.X, self.y = X, y
-        self.batch_size, self.batchnorm, self.max_grad_norm = batch_size, batchnorm, max_grad_norm
-        self.groups, self.rng = groups, rng
-        self.n_batches = _n_batches(len(X), batch_size, batchnorm)
-        self.params = model.parameters()
-        self.last_good = self._snapshot()
-        self.failure = ""
-        self.total, self.hits, self.counted = 0.0, 0, True
-        self.norm_sums = [0.0] * len(groups)
+    model: Module
+    task: _Task
+    optimizer: Optimizer
+    X: list[Any]
+    y: list[Any]
+    batch_size: int
+    batchnorm: bool
+    max_grad_norm: float | None
+    groups: list[tuple[str, list[Value]]]
+    rng: random.Random
+    trainer: InitVar[ArrayTrainer | None] = None
+    steps: _Steps = field(init=False)
+    n_batches: int = field(init=False)
+    failure: str = ""  # why the last epoch stopped early
+    total: float = 0.0  # the epoch's summed loss, its right predictions, whether they count
+    hits: int = 0
+    counted: bool = True
+    norm_sums: list[float] = field(default_factory=list)
+
+    def __post_init__(self, trainer: ArrayTrainer | None) -> None:
+        self.steps = trainer if trainer is not None else self._eager_steps()
+        self.n_batches = _n_batches(len(self.X), self.batch_size, self.batchnorm)
+
+    def _eager_steps(self) -> _EagerSteps:
+        return _EagerSteps(self.model, self.task, self.optimizer, self.X, self.y, self.groups)
 
     def epoch(self, epoch: int, bar: _Progress) -> bool:
         """One pass over the shuffled data; False (with ``failure`` set, weights restored) on nan/inf."""
@@ -655,48 +721,52 @@ class _Run:
         self.total, self.hits, self.counted = 0.0, 0, True
         self.norm_sums = [0.0] * len(self.groups)
         for b, idx in enumerate(_chunks(order, self.batch_size, self.batchnorm), start=1):
-            loss = self.step([self.X[i] for i in idx], [self.y[i] for i in idx],
-                             f"epoch {epoch}, batch {b} of {self.n_batches}")
+            loss = self.step(idx, f"epoch {epoch}, batch {b} of {self.n_batches}")
             if loss is None:
-                self.model.load_state_dict(self.last_good)
                 return False
             bar.batch(epoch, b, loss)
         return True
 
-    def step(self, xb: list[Any], yb: list[Any], where: str) -> float | None:
-        """Forward, backward and one optimizer step on a batch; None when the loss or a grad is not finite."""
+    def step(self, idx: list[int], where: str) -> float | None:
+        """Forward, backward and one optimizer step on the samples ``idx``; None (``failure`` set, the last
+        good weights back in the model) when the loss or a grad is not finite."""
         try:
-            for p in self.params:
-                p.grad = 0.0
-            outs = _forward(self.model, xb)
-            graph = self.task.loss(outs, yb)
-            loss = graph.data
-            if math.isfinite(loss):
-                graph.backward()
+            loss, outs = self._forward_backward(idx)
         except (OverflowError, ZeroDivisionError, FloatingPointError) as err:
-            self.failure = f"the computation overflowed at {where} ({err})"
-            return None
+            return self._fail(f"the computation overflowed at {where} ({err})")
         if not math.isfinite(loss):
-            self.failure = f"the loss became {loss!r} at {where}"
-            return None
-        if not all(math.isfinite(p.grad) for p in self.params):
-            self.failure = f"a gradient became nan or inf at {where} (the loss was {loss!r})"
-            return None
-        for k, (_, params) in enumerate(self.groups):
-            self.norm_sums[k] += _norm(params)
+            return self._fail(f"the loss became {loss!r} at {where}")
+        steps = self.steps
+        if not steps.grads_finite():
+            return self._fail(f"a gradient became nan or inf at {where} (the loss was {loss!r})")
+        for k in range(len(self.groups)):
+            self.norm_sums[k] += steps.group_norm(k)
         if self.max_grad_norm is not None:
-            clip_grad_norm(self.optimizer.params, self.max_grad_norm)
-        # NOTE: the weights that just gave a finite loss and finite grads, restored if this step sends a
-        # later loss to nan or inf. A copy per batch costs O(parameters), far less than the forward pass.
-        self.last_good = self.model.state_dict()
-        self.optimizer.step()
-        self.total += loss * len(xb)
-        correct = self.task.correct(outs, yb)
+            steps.clip(self.max_grad_norm)
+        steps.optimizer_step()
+        self.total += loss * len(idx)
+        correct = steps.correct(outs, steps.batch_labels(idx))
         if correct is None:
             self.counted = False
         else:
             self.hits += correct
         return loss
+
+    def _forward_backward(self, idx: list[int]) -> tuple[float, Any]:
+        try:
+            return self.steps.forward_backward(idx)
+        except NotCompiled as err:  # the replay gives up: the arrays back in the Values, on eagerly
+            self.steps.finish()
+            self.steps = self._eager_steps()
+            warnings.warn(f"fit(compile=True): {err.reason}; training eagerly from here on", RuntimeWarning,
+                          stacklevel=6)  # the caller of fit (<- fit <- _train <- epoch <- step <- here)
+            return self.steps.forward_backward(idx)
+
+    def _fail(self, failure: str) -> float | None:
+        """None, the step's result when it failed: ``failure`` says why, the last good weights are back."""
+        self.failure = failure
+        self.steps.restore_good()
+        return None
 
     def record(self, history: History) -> str:
         """Append the finished epoch's train metrics to ``history``; returns them as text for the bar."""
@@ -710,123 +780,68 @@ class _Run:
             history.grad_norms[name].append(self.norm_sums[k] / self.n_batches)
         return summary
 
-
-    def _snapshot(self) -> dict[str, float]:
-        """The weights before the first step, restored if it fails."""
-        return self.model.state_dict()
-
     def state_dict(self) -> dict[str, float]:
         """The model's weights now (for early stopping's best epoch)."""
-        return self.model.state_dict()
+        return self.steps.state_dict()
 
     def finish(self) -> None:
-        """Leave the model and optimizer as eager training would (nothing to do here)."""
+        """Leave the model and the optimizer as eager training would."""
+        self.steps.finish()
 
 
-# ------------------------------------------------------------------------------------------------
-# The compiled path: one traced program, replayed over whole batches on arrays (nn/compiled.py)
-
-
-def _trainer(model: Module, task: _Task, optimizer: Optimizer, X: list[Any], y: list[Any],
-             groups: list[tuple[str, list[Value]]], batchnorm: bool) -> Any:
-    """fit(compile=True)'s ArrayTrainer, or None (with a warning saying why) where it cannot replay."""
-    if batchnorm:
-        reason = "BatchNorm1d normalizes over the whole batch, which a per-sample replay cannot"
-    else:
-        try:
-            return ArrayTrainer(model, task, optimizer, X, y, groups)
-        except NotCompiled as err:
-            reason = err.reason
-    warnings.warn(f"fit(compile=True): {reason}; training eagerly (compile=False)", RuntimeWarning,
-                  stacklevel=3)
-    return None
-
-
-class _CompiledRun(_Run):
-    """``_Run`` whose steps replay the compiled loss on the trainer's arrays.
-
-    Its "samples" are the indices of the training samples (the trainer holds the data as an array), so
-    the epoch loop, its shuffling and its progress reports are _Run's own.
-    """
+class _EagerSteps:
+    """A training step on Values: forward, the loss, backward and the optimizer's step (see ``_Steps``)."""
 
     def __init__(self, model: Module, task: _Task, optimizer: Optimizer, X: list[Any], y: list[Any],
-                 batch_size: int, batchnorm: bool, max_grad_norm: float | None,
-                 groups: list[tuple[str, list[Value]]], rng: random.Random, trainer: Any) -> None:
-        super().__init__(model, task, optimizer, range(len(X)), list(range(len(y))), batch_size,
-                         batchnorm, max_grad_norm, groups, rng)
-        self.trainer = trainer
-        self.samples, self.labels = X, y  # for eager steps, once the replay is given up
+                 groups: list[tuple[str, list[Value]]]) -> None:
+        self.model, self.task, self.optimizer, self.y = model, task, optimizer, y
+        self.inputs = _as_constants(X)
+        self.params = model.parameters()
+        self.groups = [params for _, params in groups]
+        self.last_good = model.state_dict()  # the weights before the first step, restored if it fails
 
-    def epoch(self, epoch: int, bar: _Progress) -> bool:
-        try:
-            return super().epoch(epoch, bar)
-        except BaseException:
-            self.finish()  # interrupted (Ctrl-C): the model keeps the weights trained so far, as eagerly
-            raise
+    def forward_backward(self, idx: list[int]) -> tuple[float, Any]:
+        for p in self.params:
+            p.grad = 0.0
+        outs = model_outputs(self.model, [self.inputs[i] for i in idx], "fit")
+        graph = self.task.loss(outs, self.batch_labels(idx))
+        loss = graph.data
+        if math.isfinite(loss):
+            graph.backward()
+        return loss, outs
 
-    def step(self, xb: list[Any], yb: list[Any], where: str) -> float | None:
-        """One step on the samples ``xb`` (indices) through the replay; None on a nan or inf."""
-        t = self.trainer
-        if t is None:
-            return self._eager_step(xb, where)
-        try:
-            loss, outs = t.forward_backward(xb)
-        except (OverflowError, ZeroDivisionError, FloatingPointError) as err:
-            self.failure = f"the computation overflowed at {where} ({err})"
-            return self._fail()
-        except NotCompiled as err:
-            self._give_up(err.reason)
-            return self._eager_step(xb, where)
-        if not math.isfinite(loss):
-            self.failure = f"the loss became {loss!r} at {where}"
-            return self._fail()
-        if not t.grads_finite():
-            self.failure = f"a gradient became nan or inf at {where} (the loss was {loss!r})"
-            return self._fail()
-        for k in range(len(self.groups)):
-            self.norm_sums[k] += t.group_norm(k)
-        if self.max_grad_norm is not None:
-            t.clip(self.max_grad_norm)
-        t.optimizer_step()  # keeps the weights before it, restored if a later step fails
-        self.total += loss * len(xb)
-        correct = t.correct(outs, t.batch_labels(xb))
-        if correct is None:
-            self.counted = False
-        else:
-            self.hits += correct
-        return loss
+    def grads_finite(self) -> bool:
+        return all(math.isfinite(p.grad) for p in self.params)
 
-    def _snapshot(self) -> dict[str, float]:
-        return {}  # the trainer keeps the last good weights as an array; _fail puts them in the model
+    def group_norm(self, k: int) -> float:
+        return _norm(self.groups[k])
 
-    def _fail(self) -> float | None:
-        """None, after putting the weights before the last good step in the model (which _Run.epoch
-        reloads from last_good)."""
-        self.trainer.restore_good()
+    def clip(self, max_norm: float) -> None:
+        clip_grad_norm(self.optimizer.params, max_norm)
+
+    def optimizer_step(self) -> None:
+        # NOTE: the weights that just gave a finite loss and finite grads, restored if this step sends a
+        # later loss to nan or inf. A copy per batch costs O(parameters), far less than the forward pass.
         self.last_good = self.model.state_dict()
-        return None
+        self.optimizer.step()
 
-    def _eager_step(self, idx: list[int], where: str) -> float | None:
-        if not hasattr(self, "_constants"):
-            self._constants = _as_constants(self.samples)
-        return super().step([self._constants[i] for i in idx], [self.labels[i] for i in idx], where)
+    def batch_labels(self, idx: list[int]) -> list[Any]:
+        return [self.y[i] for i in idx]
 
-    def _give_up(self, reason: str) -> None:
-        """Hand the arrays back to the Values and train eagerly from here on."""
-        self.trainer.finish()
-        self.trainer = None
-        self.last_good = self.model.state_dict()
-        warnings.warn(f"fit(compile=True): {reason}; training eagerly from here on", RuntimeWarning,
-                      stacklevel=6)  # the caller of fit (<- fit <- epoch <- _Run.epoch <- step <- here)
+    def correct(self, outputs: Any, labels: Any) -> int | None:
+        return self.task.correct(outputs, labels)
+
+    def restore_good(self) -> None:
+        self.model.load_state_dict(self.last_good)
 
     def state_dict(self) -> dict[str, float]:
-        if self.trainer is not None:
-            self.trainer.bound.write()
         return self.model.state_dict()
 
+    def score(self, X: list[Any], y: list[Any]) -> tuple[float, float | None]:
+        return _score(self.model, self.task, X, y)
+
     def finish(self) -> None:
-        if self.trainer is not None:
-            self.trainer.finish()
+        """Nothing to hand back: the Values are the weights."""
 
 
 def _n_batches(n: int, batch_size: int, merge_single: bool) -> int:

@@ -74,6 +74,15 @@ def test_adamw_decays_the_weight_not_the_grad():
     assert q.data == pytest.approx(3.0 - 0.1, abs=1e-8)
 
 
+def test_weight_decay_defaults_are_torchs():
+    # torch.optim.Adam's weight_decay defaults to 0, AdamW's to 1e-2; None asks for that default
+    p = Value(3.0)
+    assert Adam([p]).weight_decay == 0.0 and Adam([p], weight_decay=None).weight_decay == 0.0
+    assert AdamW([p]).weight_decay == 1e-2 and AdamW([p], weight_decay=0.0).weight_decay == 0.0
+    AdamW([p], lr=0.1).step()  # zero grad: only the default decay moves p
+    assert p.data == pytest.approx(3.0 * (1 - 0.1 * 1e-2), abs=1e-15)
+
+
 def test_state_is_kept_by_position_not_on_the_values():
     ps = values(1.0, 2.0)
     opt = Adam(ps, lr=0.1)

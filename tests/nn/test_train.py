@@ -10,10 +10,11 @@ import pytest
 
 from autograd import Value
 from nn.data import make_moons, make_spirals
-from nn.layers import MLP, Neuron
+from nn.layers import MLP, BatchNorm1d, Layer, Neuron
 from nn.losses import binary_cross_entropy_with_logits, mse
+from nn.module import Module
 from nn.optim import SGD, Adam
-from nn.train import History, evaluate, fit
+from nn.train import History, evaluate, fit, predict
 
 
 def moons(n=40, seed=0):
@@ -415,3 +416,86 @@ def test_layer_grad_norms_cover_every_parameter_batchnorm_included():
     assert set(norms) == {"layers.0", "layers.1", "layers.2", "norms.0", "norms.1"}
     assert norms == pytest.approx({k: math.sqrt(v) for k, v in by_hand.items()}, rel=1e-12)
     assert all(v > 0 for v in norms.values())
+
+
+# -- the model contract: nin, nout, forward_batch ----------------------------------------------------
+
+
+class Wrapped(Module):
+    """A user's own model: an MLP inside, and only what the contract asks (nin, nout, __call__)."""
+
+    def __init__(self, nouts, seed=0):
+        self.inner = MLP(2, nouts, seed=seed)
+        self.nin, self.nout = 2, nouts[-1]
+
+    def __call__(self, x):
+        return self.inner(x)  # one sample at a time, through the default forward_batch
+
+
+@pytest.mark.parametrize("nouts, y_of", [([4, 1], lambda y: y), ([4, 3], lambda y: [2 * t for t in y])])
+@pytest.mark.parametrize("compile_", [False, True])
+def test_a_users_module_with_nin_nout_and_call_trains_as_the_mlp_inside_it(nouts, y_of, compile_):
+    X, y = moons(24)
+    y = y_of(y)
+    wrapped, plain = Wrapped(nouts), MLP(2, nouts, seed=0)
+    runs = []
+    for model in (wrapped, plain):
+        runs.append(fit(model, X, y, optimizer=SGD(model.parameters(), lr=0.1), epochs=2, batch_size=8,
+                        progress=False, compile=compile_, val_split=0.25))
+    # the same numbers, bit for bit: its samples one by one give what MLP.forward_batch gives
+    assert wrapped.inner.state_dict() == plain.state_dict()
+    assert runs[0].train_loss == runs[1].train_loss and runs[0].val_accuracy == runs[1].val_accuracy
+    assert evaluate(wrapped, X, y) == evaluate(plain, X, y)
+    assert predict(wrapped, X) == predict(plain, X)
+
+
+class NoShape(Module):
+    def __init__(self):
+        self.w = Value(1.0)
+
+    def __call__(self, x):
+        return self.w * x[0]
+
+
+class NoForward(Module):
+    def __init__(self):
+        self.w = Value(1.0)
+        self.nin, self.nout = 1, 1
+
+
+class ListOfOne(NoShape):
+    """Declares one output but returns a list of one: fit refuses it before an update."""
+
+    nin, nout = 1, 1
+
+    def __call__(self, x):
+        return [self.w * x[0]]
+
+
+@pytest.mark.parametrize("model, match", [
+    (NoShape(), r"fit needs the shape of a NoShape: set self.nin .* and self.nout"),
+    (NoForward(), r"fit needs the forward pass of a NoForward: define __call__"),
+    (ListOfOne(), r"fit: ListOfOne.forward_batch gave a list of 1 for sample 0; with nout=1 each output "
+                  r"must be a Value"),
+])
+@pytest.mark.parametrize("compile_", [False, True])
+def test_a_module_that_breaks_the_contract_is_told_what_to_define(model, match, compile_):
+    X, y = [[0.5], [1.0], [-1.0]], [1, 1, 0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # compile=True may first say it trains eagerly
+        with pytest.raises(TypeError, match=match):
+            fit(model, X, y, epochs=1, progress=False, compile=compile_)
+    assert model.w.data == 1.0
+
+
+def test_layer_and_batchnorm_are_models_too():
+    X, y = moons(12)
+    layer = Layer(2, 1, "linear", seed=0)
+    history = fit(layer, X, y, epochs=2, batch_size=4, progress=False)
+    assert history.epochs == 2 and predict(layer, X) == [int(o[0].data > 0) for o in map(layer, X)]
+    # BatchNorm1d in eval mode with fresh statistics: x / sqrt(1 + eps), so the mse is known by hand
+    bn = BatchNorm1d(2)
+    targets = [[0.0, 0.0] for _ in X]
+    by_hand = sum(v * v / (1 + 1e-5) for x in X for v in x) / (2 * len(X))
+    assert evaluate(bn, X, targets, loss="mse").loss == pytest.approx(by_hand, rel=1e-12)
+    assert bn.training  # evaluate restores the mode
