@@ -245,7 +245,9 @@ else:  # pragma: no cover - depends on the interpreter
 
 def weighted_sum(ws: Any, xs: Any, b: float | None) -> float:
     """b + Σ wᵢ·xᵢ on floats, added left to right as ``((w0·x0 + w1·x1) + ...) + b``, the order a chain
-    of ``*`` and ``+`` nodes adds in, so a fused neuron gives the same float as micrograd's graph."""
+    of ``*`` and ``+`` nodes built left to right adds in (nn's ``expand=True``), so a fused neuron gives
+    the same float as that graph. (micrograd's ``sum(..., self.b)`` adds b first, so its float can
+    differ from this one in the last bit.)"""
     out = _dot(ws, xs) if len(ws) else 0.0
     if b is not None:
         out = out + b if len(ws) else b
