@@ -676,12 +676,12 @@ def check_engine(target: str, max_examples: int, seed: int, depth: int) -> int:
         engine = testing.load_engine(target)
     except ValueError as err:
         raise UsageError(str(err)) from None
-    print(f"checking {engine.name}: {len(testing.CHECKS)} checks, up to {max_examples} examples each ...",
-          file=sys.stderr)
+    _print(f"checking {engine.name}: {len(testing.CHECKS)} checks, up to {max_examples} examples each ...",
+           sys.stderr)
     report = testing.check_engine(engine, max_examples=max_examples, seed=seed, depth=depth)
-    print(report)
+    _print(str(report))  # the writer every command uses: the terminal's encoding, a closed pipe quietly
     if not report.ok:
-        print(f"\n{report.examples()}")
+        _print(f"\n{report.examples()}")
     return 0 if report.ok else 1
 
 

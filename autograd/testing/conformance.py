@@ -17,8 +17,7 @@ from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 from hypothesis.errors import Flaky
 
-from ..backprop import gradients
-from ..value import Value
+from ..functional import hessian, value_and_grad
 from .adapters import Engine, as_engine
 from .dag import Const, Node, RandomGraph
 from .domains import DOMAINS
@@ -48,15 +47,12 @@ class _Budget:
 
 def _reference(graph: RandomGraph, point: Sequence[float]) -> tuple[float, list[float]]:
     """chainrule's value and grads (its engine is checked against mpmath by this project's tests)."""
-    xs = [Value(float(p)) for p in point]
-    y = graph(*xs)
-    return y.data, [float(g) for g in gradients(y, xs)]
+    value, grads = value_and_grad(graph, argnums=tuple(range(len(point))))(*map(float, point))
+    return value, list(grads)
 
 
 def _reference_hessian(graph: RandomGraph, point: Sequence[float]) -> list[list[float]]:
-    xs = [Value(float(p)) for p in point]
-    first = gradients(graph(*xs), xs, create_graph=True)
-    return [[float(h) for h in gradients(g, xs)] for g in first]
+    return [list(row) for row in hessian(graph)(*map(float, point))]
 
 
 # -- one case, three ways --------------------------------------------------------------------------

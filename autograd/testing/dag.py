@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Union
 
-from ..ops import weighted_sum
+from ..ops import OPS
 from ..value import Value, linear
 from .domains import DOMAINS
 
@@ -52,8 +52,7 @@ FLOAT_OPS: dict[str, Callable[..., float]] = {
     "softplus": lambda x: max(x, 0.0) + math.log1p(math.exp(-abs(x))),
     "sin": math.sin,
     "cos": math.cos,
-    "linear": lambda *p: weighted_sum(p[: len(p) // 2], p[len(p) // 2: 2 * (len(p) // 2)],
-                                      p[-1] if len(p) % 2 else None),
+    "linear": OPS["linear"].forward,  # the weighted sum of (w..., x..., b)
 }
 
 

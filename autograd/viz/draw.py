@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..ops import OPS
 from ..value import Constant, Value
-from .steps import Event, backward_steps, contributions, expression
+from .steps import BackwardStep, Event, backward_steps, contributions, expression, steps_of
 from .summary import INPUTS, Cluster, GraphSummary, owner, summary_of
 from .walk import (
     Graph,
@@ -28,6 +28,7 @@ from .walk import (
     check_precision,
     format_number,
     graph_of,
+    kept,
     node_name,
     on_paths,
     roles,
@@ -286,7 +287,8 @@ def draw_graph(
         _draw_summary(dot, summary_of(order, role, max_nodes), show_grads, precision)
         return dot
     view = (plain_view(graph, names, precision, show_grads, show_local_grads) if step is None
-            else step_view(graph, names, step, precision, show_local_grads, keep=_kept(order, on)))
+            else step_view(graph, names, step, precision, show_local_grads, keep=kept(order, on),
+                      steps=steps_of(order)))
     if focus is not None:
         view.title.insert(0, escape_label(
             f"Focus: the paths from {shorten(names[focus], 200)} to {shorten(names[root], 200)}; "
@@ -316,9 +318,10 @@ def _check_unsummarized(graph: Graph, what: str, max_nodes: int | None) -> None:
     """A step= or focus= picture is never summarized: up to max(max_nodes, 300) boxes (so focus= works on
     a network by default), and above that a ValueError that says what to do."""
     limit = None if max_nodes is None else max(max_nodes, UNSUMMARIZED)
-    if limit is not None and drawn(graph) > limit:
+    boxes = drawn(graph)
+    if limit is not None and boxes > limit:
         raise ValueError(
-            f"{what} draws every node it shows, and this picture has {drawn(graph):,} boxes (more than "
+            f"{what} draws every node it shows, and this picture has {boxes:,} boxes (more than "
             f"{limit}); pass focus= a node nearer the root, or max_nodes=None to draw it anyway"
         )
 
@@ -407,10 +410,6 @@ def _new_digraph(graphviz: Any, rankdir: str) -> Any:
     )
 
 
-def _kept(order: list[Value], on: list[bool] | None) -> set[Value] | None:
-    return None if on is None else {v for v, o in zip(order, on) if o}
-
-
 def drawn(graph: Graph) -> int:
     """How many boxes a picture of ``graph`` has: each op's collapsed stubs count as one."""
     groups = _collapsed(graph)
@@ -444,9 +443,11 @@ def plain_view(graph: Graph, names: dict[Value, str], precision: int, show_grads
 
 
 def step_view(graph: Graph, names: dict[Value, str], k: int, precision: int, show_local_grads: bool = True,
-              keep: set[Value] | None = None) -> _View:
-    """The state after backward step ``k``: the frame ``draw_graph(root, step=k)`` draws."""
-    steps = backward_steps(graph.nodes[-1].value)
+              keep: set[Value] | None = None, steps: list[BackwardStep] | None = None) -> _View:
+    """The state after backward step ``k``: the frame ``draw_graph(root, step=k)`` draws (``steps``: the
+    root's ``backward_steps``, when the caller has them)."""
+    if steps is None:
+        steps = backward_steps(graph.nodes[-1].value)
     if not steps:
         raise ValueError("step= needs an op to step through; this graph is a single leaf, with no steps")
     if isinstance(k, bool) or not isinstance(k, int) or not 0 <= k < len(steps):
@@ -682,6 +683,14 @@ def legend_cells(roles_shown: set[str], steps: bool, local: bool = False) -> lis
     return cells
 
 
+@functools.lru_cache(maxsize=64)
+def _legend_size(legend: str, dot: str | None) -> tuple[int, int]:
+    """``measure`` of one legend, remembered: a picture laid out both ways measures it once, not twice
+    (legends differ only by the roles a picture shows; keyed by the dot found too, so a changed PATH
+    measures afresh)."""
+    return measure([legend])[legend]
+
+
 def _title(dot: Any, view: _View, roles_shown: set[str]) -> None:
     rows = []
     width = view.reserve.get("title") if view.reserve is not None else None
@@ -692,7 +701,7 @@ def _title(dot: Any, view: _View, roles_shown: set[str]) -> None:
         legend = '<TABLE BORDER="0" CELLSPACING="4" CELLBORDER="0"><TR>' + "".join(cells) + "</TR></TABLE>"
         # NOTE: Graphviz stretches a table to the width of its cell, spreading the legend's swatches under a
         # longer title; a fixed size (its own, measured) keeps them together.
-        w, h = measure([legend])[legend]
+        w, h = _legend_size(legend, shutil.which("dot"))
         size = f'FIXEDSIZE="TRUE" WIDTH="{w}" HEIGHT="{h}" ALIGN="LEFT"'
         fixed = legend.replace("<TABLE ", f"<TABLE {size} ", 1)
         rows.append(f'<TR><TD ALIGN="LEFT">{fixed}</TD></TR>')

@@ -17,8 +17,8 @@ from typing import Any, Literal
 
 from ..value import Constant, Value
 from . import draw as _draw
-from .steps import Event, backward_steps, contribution_line, contributions, expression, step_line, sum_line
-from .walk import Graph, GraphNode, check_precision, format_number, graph_of, on_paths, roles, walk
+from .steps import Event, contribution_line, contributions, expression, step_line, steps_of, sum_line
+from .walk import Graph, GraphNode, check_precision, format_number, graph_of, kept, on_paths, roles, walk
 
 _JS = Path(__file__).with_name("stepper.js")
 _SVG = "http://www.w3.org/2000/svg"
@@ -65,18 +65,19 @@ class Stepper:
         if max_nodes is not None and (isinstance(max_nodes, bool) or not isinstance(max_nodes, int)
                                       or max_nodes < 1):
             raise ValueError(f"max_nodes must be a positive int or None, got {max_nodes!r}")
-        if max_nodes is not None and _draw.drawn(self.graph) > max_nodes:
+        boxes = _draw.drawn(self.graph)
+        if max_nodes is not None and boxes > max_nodes:
             raise ValueError(
-                f"step_through shows every node, and this graph has {_draw.drawn(self.graph):,} (more than "
+                f"step_through shows every node, and this graph has {boxes:,} (more than "
                 f"max_nodes={max_nodes}): pass focus= one node (a weight) to step through its paths to the "
                 "root only, draw_graph(root) for a summary, or a larger max_nodes (None for no limit)"
             )
         self._names = _draw.all_names(order)
-        keep = None if on is None else {v for v, o in zip(order, on) if o}
         # The nodes drawn as boxes of their own: an op's many stubs are one box ("12 other operands")
-        hidden = set().union(*_draw._collapsed(self.graph).values())
+        self._collapsed = _draw._collapsed(self.graph)
+        hidden = set().union(*self._collapsed.values())
         self._shown = [n for n in self.graph.nodes if n.id not in hidden]
-        self._events = contributions(backward_steps(root), keep)
+        self._events = contributions(steps_of(order), kept(order, on))
         self.frames: list[Frame] = self._frames()
         self.title = self._title(focus)
         self.svg = self._svg()
@@ -235,11 +236,11 @@ class Stepper:
                           "kind": "stub" if n.stub else n.role, "why": why[n.id]})
         edges = []
         for e in self.graph.edges:
-            if e.parent in (_draw._collapsed(self.graph).get(e.child) or ()):
+            if e.parent in (self._collapsed.get(e.child) or ()):
                 continue
             edges.append({"id": f"e{e.child[1:]}_{e.operand}", "parent": e.parent, "child": e.child,
                           "local": num(e.local)})
-        for op, members in _draw._collapsed(self.graph).items():
+        for op, members in self._collapsed.items():
             if members:
                 edges.append({"id": f"{op}_others_edge", "parent": f"{op}_others", "child": op, "local": ""})
         return {"title": self.title, "svg": self.svg, "nodes": nodes, "edges": edges,

@@ -12,7 +12,7 @@ from typing import Any
 
 from ..ops import OPS
 from ..value import Constant, Value
-from .walk import check_precision, format_number, node_name, on_paths, walk
+from .walk import check_precision, format_number, kept, node_name, on_paths, walk
 
 
 @dataclass(frozen=True)
@@ -50,9 +50,14 @@ def backward_steps(root: Value) -> list[BackwardStep]:
         raise TypeError(f"backward_steps needs a Value (the root of a graph), got {type(root).__name__}")
     # The viz walk, not toposort: the same order (constants aside) without taking the engine's pass lock,
     # so a picture can be drawn while another thread runs backward.
-    adjoint: dict[Value, float] = {root: 1.0}
+    return steps_of(walk(root))
+
+
+def steps_of(order: list[Value]) -> list[BackwardStep]:
+    """``backward_steps`` of the root of ``order``, a walk its caller already has (root last)."""
+    adjoint: dict[Value, float] = {order[-1]: 1.0}
     steps: list[BackwardStep] = []
-    for node in reversed(walk(root)):
+    for node in reversed(order):
         if not node.parents:
             continue
         g = adjoint[node]
@@ -195,7 +200,7 @@ def explain(root: Value, *, precision: int = 4, focus: Value | None = None) -> E
     check_precision(precision)
     order = walk(root)
     names = {v: node_name(v, i) for i, v in enumerate(order)}
-    keep = None if focus is None else {v for v, on in zip(order, on_paths(order, focus)) if on}
+    keep = kept(order, None if focus is None else on_paths(order, focus))
     r, value = names[root], format_number(root.data, precision)
     lines = [f"Backward pass from {r} = {value}: one step per op node, the root first." if focus is None
              else f"Backward pass from {r} = {value}, only the steps on the paths from {names[focus]} to "
@@ -203,7 +208,7 @@ def explain(root: Value, *, precision: int = 4, focus: Value | None = None) -> E
              "Chain rule: grad of an operand += local derivative ∂node/∂operand × grad of the node "
              "(upstream).",
              f"The root's grad is ∂{r}/∂{r} = 1."]
-    received = _narrate_steps(backward_steps(root), names, keep, focus, precision, lines)
+    received = _narrate_steps(steps_of(order), names, keep, focus, precision, lines)
     if not root.parents:
         lines += ["", f"{r} is a leaf: there is no step."]
     elif focus is not None:

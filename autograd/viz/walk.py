@@ -136,6 +136,11 @@ def on_paths(order: list[Value], focus: Value) -> list[bool]:
     return on
 
 
+def kept(order: list[Value], on: list[bool] | None) -> set[Value] | None:
+    """The nodes of ``order`` on the paths (see ``on_paths``), or None for no focus: every node."""
+    return None if on is None else {v for v, o in zip(order, on) if o}
+
+
 def walk_graph(root: Value, *, params: Iterable[Value] | None = None, focus: Value | None = None) -> Graph:
     """The graph under ``root`` as plain nodes and edges, in a deterministic order.
 
