@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar
 
 from autograd import Constant, Value, no_grad
@@ -316,6 +316,20 @@ def model_outputs(model: Module, batch: list[Any], who: str) -> list[Any]:
         raise TypeError(f"{who}: {type(model).__name__}.forward_batch {problem}; with nout={nout} each "
                         f"output must be {what} (see help(nn.Module))")
     return outs
+
+
+def forward_backward(model: Module, params: list[Value], batch: list[Any], labels: list[Any],
+                     loss: Callable[[list[Any], list[Any]], Value]) -> tuple[float, list[Any]]:
+    """A training step's forward and backward on Values: ``params``' grads zeroed, the batch's outputs, its
+    ``loss(outputs, labels)`` and, if that is finite, its backward. Returns (loss, outputs)."""
+    for p in params:
+        p.grad = 0.0
+    outs = model_outputs(model, batch, "fit")
+    graph = loss(outs, labels)
+    value = graph.data
+    if math.isfinite(value):
+        graph.backward()
+    return value, outs
 
 
 def argmax(output: Sequence[Value]) -> int:

@@ -27,7 +27,7 @@ from ._checks import integer, is_int, real, sample_problem
 from .compiled import ArrayTrainer, NotCompiled
 from .data import train_test_split
 from .layers import BatchNorm1d, Layer
-from .module import Module, argmax, check_model, evaluating, model_outputs
+from .module import Module, argmax, check_model, evaluating, forward_backward, model_outputs
 from .optim import Adam, Optimizer, clip_grad_norm
 
 __all__ = ["LOSSES", "Evaluation", "History", "evaluate", "fit", "layer_grad_norms", "predict"]
@@ -785,14 +785,8 @@ class _EagerSteps:
         self.last_good = model.state_dict()  # the weights before the first step, restored if it fails
 
     def forward_backward(self, idx: list[int]) -> tuple[float, Any]:
-        for p in self.params:
-            p.grad = 0.0
-        outs = model_outputs(self.model, [self.inputs[i] for i in idx], "fit")
-        graph = self.task.loss(outs, self.batch_labels(idx))
-        loss = graph.data
-        if math.isfinite(loss):
-            graph.backward()
-        return loss, outs
+        batch = [self.inputs[i] for i in idx]
+        return forward_backward(self.model, self.params, batch, self.batch_labels(idx), self.task.loss)
 
     def grads_finite(self) -> bool:
         return all(math.isfinite(p.grad) for p in self.params)
