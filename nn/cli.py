@@ -18,6 +18,7 @@ import difflib
 import json
 import math
 import os
+import secrets
 import shutil
 import stat
 import subprocess
@@ -31,7 +32,7 @@ from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
 from autograd import Value, draw_graph, toposort
-from nn import data, plot
+from nn import data, layers, plot
 from nn._checks import DuplicateKeyError, is_int, unique_dict
 from nn.expr import FUNCTIONS, ExpressionError, parse
 from nn.layers import MLP
@@ -42,6 +43,7 @@ from nn.train import Evaluation, History, evaluate, fit
 _GRAPH_FORMATS = {".svg": "svg", ".png": "png", ".dot": "dot"}
 _MAX_NAME = 1_000  # characters in a name: more cannot be read in a picture (Graphviz fails at 16 KiB)
 _PIPE_CLOSED = 141  # the status a shell reports for a tool ended by SIGPIPE (128 + 13)
+_TEMP_TRIES = 100  # random names tried for a temporary directory before giving up
 
 
 class UsageError(Exception):
@@ -290,12 +292,6 @@ def _check_name_fits(path: Path) -> None:
                          f"at most {limit}")
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 @contextlib.contextmanager
 def _writing(path: Path) -> Iterator[Any]:
     """``atomic_write`` with a failure of the file system (disk full) as a one-line ``Failure``."""
@@ -315,7 +311,7 @@ def _staging(out: Path) -> Iterator[Path]:
     """
     home = out if out.is_dir() else out.parent
     try:
-        staging = Path(tempfile.mkdtemp(dir=home, prefix=".chainrule-"))
+        staging = _make_directory(home)
     except OSError as err:
         raise Failure(f"cannot write to {str(home)!r}: {err.strerror or err}") from None
     try:
@@ -324,12 +320,28 @@ def _staging(out: Path) -> Iterator[Path]:
             for item in staging.iterdir():
                 os.replace(item, out / item.name)
         else:
-            os.chmod(staging, 0o777 & ~_umask())  # mkdtemp makes 0700
             os.rename(staging, out)
     except (OSError, ValueError) as err:
         raise Failure(f"could not write the outputs to {str(out)!r}: {err}") from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _make_directory(home: Path) -> Path:
+    """A new empty directory in ``home`` under a random name of our own.
+
+    NOTE: os.mkdir with mode 0o777 lets the kernel apply the umask (and default ACLs), as mkdir(1) does,
+    so the directory renamed into place as ``--out`` has the usual mode; mkdtemp's 0700 would need a chmod
+    after a racy os.umask() read.
+    """
+    for _ in range(_TEMP_TRIES):
+        path = home / f".chainrule-{secrets.token_hex(6)}"
+        try:
+            os.mkdir(path, 0o777)
+        except FileExistsError:
+            continue
+        return path
+    raise FileExistsError(f"could not create a temporary directory in {home} ({_TEMP_TRIES} names taken)")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -383,7 +395,6 @@ class _Trained:
     y_train: list[int]
     X_test: list[list[float]]
     y_test: list[int]
-    warning: str
 
 
 def train(config: TrainConfig, out: str, *, progress: bool = True, max_params: int = MAX_PARAMS,
@@ -455,11 +466,6 @@ def _count(n: int) -> str:
     return f"{n:,}" if abs(n) < 10**15 else f"{str(n)[:6]}... ({len(str(abs(n)))} digits)"
 
 
-def _count_parameters(nin: int, widths: Sequence[int]) -> int:
-    """An MLP's parameter count: each layer has (fan-in + 1) x width weights and biases."""
-    return sum((a + 1) * b for a, b in zip([nin, *widths], widths))
-
-
 def _load(config: TrainConfig) -> tuple[list[list[float]], list[int]]:
     n = config.samples
     try:
@@ -486,7 +492,8 @@ def _fit(config: TrainConfig, progress: bool, max_params: int) -> _Trained:
     n_classes = max(y) + 1
     # two classes: one output and binary cross-entropy on its logit; more: one output per class
     widths = [*config.hidden, 1 if n_classes == 2 else n_classes]
-    n_params = _count_parameters(len(X[0]), widths)
+    n_params = layers.MLP._state_size({"nin": len(X[0]), "nouts": widths})
+    assert n_params is not None  # ints, checked by _check_config
     if n_params > max_params:  # counted, not built: --hidden 99999999 must not allocate a thing
         memory = _size(n_params * _BYTES_PER_PARAM)
         raise UsageError(f"--hidden {_widths(config.hidden)} makes a model of {n_params:,} parameters (about "
@@ -514,8 +521,7 @@ def _fit(config: TrainConfig, progress: bool, max_params: int) -> _Trained:
         history = fit(model, X_train, y_train, optimizer=optimizer, epochs=config.epochs,
                       batch_size=config.batch_size, progress=progress, seed=config.seed, compile=True)
     test = evaluate(model, X_test, y_test)
-    warning = history.message if history.stop_reason == "non_finite" else ""
-    return _Trained(config, model, history, test, X_train, y_train, X_test, y_test, warning)
+    return _Trained(config, model, history, test, X_train, y_train, X_test, y_test)
 
 
 def _write_training(trained: _Trained, directory: Path) -> list[str]:
@@ -544,8 +550,8 @@ def _write_training(trained: _Trained, directory: Path) -> list[str]:
 
 
 def _report(trained: _Trained, out_dir: Path, files: Sequence[str]) -> None:
-    if trained.warning:
-        _print(f"warning: {trained.warning}", sys.stderr)
+    if trained.history.stop_reason == "non_finite":
+        _print(f"warning: {trained.history.message}", sys.stderr)
     accuracy = trained.test.accuracy if trained.test.accuracy is not None else math.nan
     lines = [f"test accuracy: {accuracy:.1%} on {len(trained.X_test)} unseen samples "
              f"({trained.config.dataset}, {trained.history.epochs} epochs)", f"outputs in {out_dir}{os.sep}:"]

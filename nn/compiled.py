@@ -3,7 +3,8 @@ over whole batches, with the parameters, their grads and the optimizer's state h
 
 The traced losses below are the named losses of nn.losses rewritten so that one program serves every
 target: a class label enters as a one-hot row, a 0/1 or ±1 label or a regression target as numbers. They
-agree with nn.losses to rounding (tests/nn/test_compiled.py). NumPy is imported here, on first use.
+agree with nn.losses to rounding (tests/nn/test_compiled.py). NumPy is imported here, on first use (by
+ArrayTrainer, ArrayOptimizer or target_rows), so ``import nn`` does without it.
 """
 
 from __future__ import annotations
@@ -16,31 +17,28 @@ import autograd
 from autograd import Constant, Value, linear
 
 from ._checks import is_int
-from .module import Module, model_outputs
+from .losses import _LOG_CLAMP, _sum
+from .module import Module, forward_backward, model_outputs
 from .optim import SGD, Adam, AdamW, Optimizer
 
-_LOG_CLAMP = -100.0  # as nn.losses: torch clamps the logs of binary_cross_entropy at -100
+np: Any = None  # NumPy, once _load_numpy() has imported it
 
 
-def numpy() -> Any:
-    """NumPy, or an ImportError that says how to install it."""
-    try:
-        import numpy as np
-    except ImportError as err:  # pragma: no cover - depends on the environment
-        raise ImportError("fit(compile=True) replays batches with NumPy: pip install numpy "
-                          "(or pip install 'chainrule[fast]')") from err
+def _load_numpy() -> Any:
+    """NumPy, imported on first use and kept in ``np``, or an ImportError that says how to install it."""
+    global np
+    if np is None:
+        try:
+            import numpy
+        except ImportError as err:  # pragma: no cover - depends on the environment
+            raise ImportError("fit(compile=True) replays batches with NumPy: pip install numpy "
+                              "(or pip install 'chainrule[fast]')") from err
+        np = numpy
     return np
 
 
 # ------------------------------------------------------------------------------------------------
 # Per-sample losses with the target as a traced input
-
-
-def _sum(terms: list[Value]) -> Value:
-    total = terms[0]
-    for t in terms[1:]:
-        total = total + t
-    return total
 
 
 def cross_entropy(z: list[Value], onehot: list[Value]) -> Value:
@@ -103,7 +101,7 @@ TRACED: dict[str, Callable[..., Value]] = {
 
 def target_rows(task: Any, y: Sequence[Any]) -> Any:
     """The traced targets of ``y`` for ``task``, one row per sample (an (n, k) float64 array)."""
-    np = numpy()
+    _load_numpy()
     if task.name == "cross_entropy":
         rows = np.zeros((len(y), task.width))
         rows[np.arange(len(y)), np.asarray(y, dtype=np.intp)] = 1.0
@@ -127,7 +125,7 @@ class ArrayOptimizer:
     """
 
     def __init__(self, optimizer: Optimizer, positions: Any) -> None:
-        np = numpy()
+        _load_numpy()
         self.optimizer = optimizer
         self._t1: Any = None
         self._t2: Any = None
@@ -162,7 +160,6 @@ class ArrayOptimizer:
     def step(self, data: Any, grad: Any, out: Any = None) -> None:
         """One update from ``grad`` of the parameters in ``data`` (whole arrays, the optimizer's entries
         used), written to ``out`` (default: ``data`` itself; else ``data`` is left as it was)."""
-        np = numpy()
         pos = self.positions
         if out is None:
             out = data
@@ -187,7 +184,6 @@ class ArrayOptimizer:
     def _sgd(self, p: Any, g: Any, out: Any) -> None:
         # p - lr * g with g += wd * p and the momentum buffer first, as SGD.step (in place, the same
         # operations in the same order: x * c and c * x, x + y and y + x are the same float)
-        np = numpy()
         opt: Any = self.optimizer
         lr, momentum, wd = opt.lr, opt.momentum, opt.weight_decay
         t1, t2 = self._t1, self._t2
@@ -204,7 +200,6 @@ class ArrayOptimizer:
 
     def _adam(self, p: Any, g: Any, out: Any) -> None:
         # Adam.step's rule in place (see _sgd)
-        np = numpy()
         opt: Any = self.optimizer
         lr, eps, wd = opt.lr, opt.eps, opt.weight_decay
         beta1, beta2 = opt.betas
@@ -252,15 +247,14 @@ class ArrayOptimizer:
 
 def norm(g: Any) -> float:
     """The 2-norm of a finite array, as math.hypot gives it (to its last bit or two), without overflow."""
-    np = numpy()
-    s = float(np.dot(g, g))
+    s = float(g.dot(g))  # the array's own methods: no NumPy module needed here
     if 1e-290 < s < math.inf:
         return math.sqrt(s)
-    big = float(np.abs(g).max()) if len(g) else 0.0
+    big = float(abs(g).max()) if len(g) else 0.0
     if big == 0.0:
         return 0.0
     scaled = g / big  # the squares would overflow (or underflow): scale by the largest first
-    return big * math.sqrt(float(np.dot(scaled, scaled)))
+    return big * math.sqrt(float(scaled.dot(scaled)))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -288,42 +282,41 @@ class ArrayTrainer:
 
     def __init__(self, model: Module, task: Any, optimizer: Optimizer, X: list[Any], y: list[Any],
                  groups: list[tuple[str, list[Value]]]) -> None:
-        np = numpy()
+        _load_numpy()
         self.model, self.task, self.optimizer = model, task, optimizer
         self.params: list[Value] = model.parameters()
         self.y = y
         self.X = np.asarray(X, dtype=np.float64)
-        self.compiled, self.targets = self._compile(model, task, y)
+        self.int_labels = task.kind == "custom" and all(is_int(t) for t in y)  # a custom loss's labels
+        self.compiled = self._compile(model, task, y)
+        self.targets = self._targets_of(y)
         self.bound = self.compiled.bind(self.params)
         position = {id(p): i for i, p in enumerate(self.params)}
-        if all(id(p) in position for p in optimizer.params) and ArrayOptimizer.supports(optimizer):
-            self.array_optimizer: ArrayOptimizer | None = ArrayOptimizer(
-                optimizer, np.array([position[id(p)] for p in optimizer.params], dtype=np.intp))
+        # the optimizer's parameters' entries in the arrays; -1 for one outside the model (its own Value)
+        self.positions = np.array([position.get(id(p), -1) for p in optimizer.params], dtype=np.intp)
+        self.foreign = bool((self.positions < 0).any())
+        if not self.foreign and ArrayOptimizer.supports(optimizer):
+            self.array_optimizer: ArrayOptimizer | None = ArrayOptimizer(optimizer, self.positions)
         else:
             self.array_optimizer = None  # stepped on the Values (a custom optimizer, foreign parameters)
-        self.clip_positions = [position.get(id(p), -1) for p in optimizer.params]
         self.groups = [np.array([position[id(p)] for p in params], dtype=np.intp) for _, params in groups]
         self.last_good = self.bound.data.copy()
         # for accuracy: class labels (a custom loss's too, when they are ints)
-        counted = task.kind in ("classes", "binary") or (task.kind == "custom" and self._int_labels(y))
+        counted = task.kind in ("classes", "binary") or self.int_labels
         self.labels = np.asarray(y) if counted else None
 
     # -- what to trace ----------------------------------------------------------------------------------
-    def _int_labels(self, y: list[Any]) -> bool:
-        return all(is_int(t) for t in y)
-
     def _targets_of(self, y: list[Any]) -> Any:
         """The compiled loss's targets for labels ``y``: traced rows, or the labels themselves (static)."""
-        np = numpy()
         if self.task.kind != "custom":
             return target_rows(self.task, y)
         if self.static:
             return list(y)
         return np.asarray([t if isinstance(t, (list, tuple)) else float(t) for t in y], dtype=np.float64)
 
-    def _compile(self, model: Module, task: Any, y: list[Any]) -> tuple[autograd.CompiledFunction, Any]:
-        """The compiled loss and its targets: traced for a named loss; for a custom one, traced if it takes
-        Values as targets, else one trace per distinct label (ints), else NotCompiled."""
+    def _compile(self, model: Module, task: Any, y: list[Any]) -> autograd.CompiledFunction:
+        """The compiled loss: traced for a named loss; for a custom one, traced if it takes Values as
+        targets, else one trace per distinct label (ints, ``static`` set), else NotCompiled."""
         self.static = False
         if task.kind != "custom":
             rule = TRACED[task.name]
@@ -335,7 +328,7 @@ class ArrayTrainer:
                     return rule(out, target[0]), out
                 return rule([out] if model.nout == 1 else list(out), target), out
 
-            return autograd.compile(named_loss, has_aux=True), target_rows(task, y)
+            return autograd.compile(named_loss, has_aux=True)
         loss_fn = task.loss_fn
 
         def custom_loss(x: list[Value], target: Any) -> tuple[Value, Any]:
@@ -347,17 +340,17 @@ class ArrayTrainer:
             rows = self._targets_of(y)
             traced = autograd.compile(custom_loss, has_aux=True)
             traced.batch(first, rows[:1])
-            return traced, rows
+            return traced
         except (TypeError, ValueError):  # the loss takes numbers only (an int label, say)
             pass
-        if self._int_labels(y) and len(set(y)) <= self.MAX_TRACES:
+        if self.int_labels and len(set(y)) <= self.MAX_TRACES:
             self.static = True
             static = autograd.compile(custom_loss, static_argnums=1, has_aux=True)
             try:
                 static.batch(first, y[:1])
             except (TypeError, ValueError) as err:
                 raise NotCompiled(f"the loss {task.name} could not be traced ({err})") from None
-            return static, list(y)
+            return static
         raise NotCompiled(f"the loss {task.name} takes its targets as numbers only, not as traced inputs, "
                           "and they are not a few class labels")
 
@@ -366,7 +359,6 @@ class ArrayTrainer:
         """Zero the grads, then the mean loss over the samples ``idx`` and their grads (in ``bound.grad``);
         returns (loss, outputs), the outputs one row per sample. A batch the replay cannot compute (an op
         overflowed where eager's loss may not) runs eagerly."""
-        np = numpy()
         bound = self.bound
         bound.zero_grad()
         rows = np.asarray(idx, dtype=np.intp)
@@ -383,22 +375,14 @@ class ArrayTrainer:
 
     def _eager(self, idx: list[int]) -> tuple[float, Any]:
         """The batch through Values and nn.losses, as fit(compile=False) runs it; grads into the array."""
-        np = numpy()
         self.bound.write()
-        for p in self.params:
-            p.grad = 0.0
         xb = [[Constant(v) for v in self.X[i].tolist()] for i in idx]
-        outs = model_outputs(self.model, xb, "fit")
-        graph = self.task.loss(outs, [self.y[i] for i in idx])
-        loss = graph.data
-        if math.isfinite(loss):
-            graph.backward()
+        loss, outs = forward_backward(self.model, self.params, xb, [self.y[i] for i in idx], self.task.loss)
         self.bound.grad[:] = [p.grad for p in self.params]
         rows = [[float(v) for v in (o if isinstance(o, list) else [o])] for o in outs]
         return loss, np.asarray(rows, dtype=np.float64)
 
     def grads_finite(self) -> bool:
-        np = numpy()
         g = self.bound.grad
         # one sum: finite when every grad is (or it overflowed, which the element-wise check clears)
         return math.isfinite(float(g.sum())) or bool(np.isfinite(g).all())
@@ -408,16 +392,15 @@ class ArrayTrainer:
 
     def clip(self, max_norm: float) -> None:
         """nn.optim.clip_grad_norm on the optimizer's parameters, in the array."""
-        np = numpy()
         grad = self.bound.grad
-        if -1 in self.clip_positions:  # parameters outside the model: the optimizer's own Values
+        if self.foreign:  # parameters outside the model: the optimizer's own Values
             self._sync_grads()
             from .optim import clip_grad_norm
 
             clip_grad_norm(self.optimizer.params, max_norm)
             self._read_grads()
             return
-        pos = np.array(self.clip_positions, dtype=np.intp)
+        pos = self.positions
         # math.hypot, as clip_grad_norm: the same number to the last bit
         total = math.hypot(*grad[pos].tolist())
         if not math.isfinite(total):
@@ -462,7 +445,6 @@ class ArrayTrainer:
     def correct(self, outputs: Any, labels: Any) -> int | None:
         """How many samples the outputs (one row each) predict right, given their labels (an array, or
         None); None where accuracy means nothing for the task (the same rule as fit's eager path)."""
-        np = numpy()
         task = self.task
         if labels is None or outputs.shape[1] != task.width:
             return None
@@ -477,7 +459,6 @@ class ArrayTrainer:
 
     def score(self, X: list[Any], y: list[Any]) -> tuple[float, float | None]:
         """Mean loss and accuracy on (X, y) from one batched replay (no gradients)."""
-        np = numpy()
         rows = self.bound.batch(np.asarray(X, dtype=np.float64), self._targets_of(y))
         hits = self.correct(rows[:, 1:], np.asarray(y) if self.labels is not None else None)
         return sum(rows[:, 0].tolist()) / len(y), None if hits is None else hits / len(y)

@@ -134,7 +134,7 @@ def _check_sample(x: object, nin: int, who: str) -> None:
 def _values(x: Sample) -> list[Value]:
     """A sample's numbers as Constants, made once: a float read by every neuron of a layer would become a
     Constant in each of them (a digits sample through MLP(64, [32, 10]): 1.03 -> 0.37 ms)."""
-    return [v if type(v) is Value else as_value(v, "a feature") for v in x]
+    return [v if isinstance(v, Value) else as_value(v, "a feature") for v in x]
 
 
 def _sizes(config: dict[str, Any], *keys: str) -> list[int] | None:

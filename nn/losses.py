@@ -66,12 +66,16 @@ def _pairs(predictions: object, targets: object, who: str) -> list[tuple[Value, 
     return out
 
 
-def _mean(terms: list[Value]) -> Value:
+def _sum(terms: list[Value]) -> Value:
     # NOTE: no sum(): it starts from the int 0, which adds a node for nothing.
     total = terms[0]
     for t in terms[1:]:
         total = total + t
-    return total / len(terms)
+    return total
+
+
+def _mean(terms: list[Value]) -> Value:
+    return _sum(terms) / len(terms)
 
 
 def _rows(logits: object, who: str) -> list[list[Value]]:

@@ -9,11 +9,12 @@ Model files (``save``, ``load``, ``ModelFileError``) live in ``nn.serialization`
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar
 
-from autograd import Constant, Value
+from autograd import Constant, Value, no_grad
 
 from ._checks import flag, is_int, is_real
 
@@ -196,8 +197,11 @@ class Module:
         if problem is not None:
             error, key, reason = problem
             raise error(f"state[{key!r}] {reason}" if key else reason)
-        params = dict(self.named_parameters())
-        for name, p in params.items():
+        self._write_state(state)
+
+    def _write_state(self, state: Mapping[str, float]) -> None:
+        """Write every value of ``state``, which ``_state_problem`` passed (so nothing fails half-way)."""
+        for name, p in self.named_parameters():
             p.data = float(state[name])
         for name, module, attr, i in self._named_buffers():
             current = getattr(module, attr)
@@ -312,6 +316,38 @@ def model_outputs(model: Module, batch: list[Any], who: str) -> list[Any]:
         raise TypeError(f"{who}: {type(model).__name__}.forward_batch {problem}; with nout={nout} each "
                         f"output must be {what} (see help(nn.Module))")
     return outs
+
+
+def forward_backward(model: Module, params: list[Value], batch: list[Any], labels: list[Any],
+                     loss: Callable[[list[Any], list[Any]], Value]) -> tuple[float, list[Any]]:
+    """A training step's forward and backward on Values: ``params``' grads zeroed, the batch's outputs, its
+    ``loss(outputs, labels)`` and, if that is finite, its backward. Returns (loss, outputs)."""
+    for p in params:
+        p.grad = 0.0
+    outs = model_outputs(model, batch, "fit")
+    graph = loss(outs, labels)
+    value = graph.data
+    if math.isfinite(value):
+        graph.backward()
+    return value, outs
+
+
+def argmax(output: Sequence[Value]) -> int:
+    """The index of the largest value in one sample's outputs (the first, on a tie): its predicted class."""
+    scores = [v.data for v in output]
+    return scores.index(max(scores))
+
+
+@contextlib.contextmanager
+def evaluating(model: Module) -> Iterator[None]:
+    """Eval mode and no graph for the block; the model's mode is restored after it."""
+    was_training = model.training
+    model.eval()
+    try:
+        with no_grad():
+            yield
+    finally:
+        model.train(was_training)
 
 
 def _is_output(out: Any, nout: int) -> bool:

@@ -12,10 +12,8 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from autograd import Value, no_grad
-
 from ._checks import integer, is_int
-from .module import Module, check_model, model_outputs
+from .module import Module, argmax, check_model, evaluating, model_outputs
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -141,13 +139,8 @@ def decision_regions(
 
 def _regions(ax: Axes, model: Module, gx: list[float], gy: list[float]) -> list[str]:
     """Shade what ``model`` predicts on the lattice ``gx`` x ``gy``; returns the colour of each class."""
-    was_training = model.training
-    model.eval()
-    try:
-        with no_grad():
-            outputs = [model_outputs(model, [[a, b] for a in gx], "decision_regions") for b in gy]
-    finally:
-        model.train(was_training)
+    with evaluating(model):
+        outputs = [model_outputs(model, [[a, b] for a in gx], "decision_regions") for b in gy]
     if model.nout == 1:
         probability = getattr(model, "output_activation", "linear") == "sigmoid"  # optional (see Module)
         rows = [[o.data if probability else o.sigmoid().data for o in row] for row in outputs]
@@ -156,16 +149,11 @@ def _regions(ax: Axes, model: Module, gx: list[float], gy: list[float]) -> list[
         ax.figure.colorbar(filled, ax=ax, label="P(class 1)")
         return _BINARY_COLOURS
     n_classes = model.nout
-    rows = [[float(_argmax(o)) for o in row] for row in outputs]
+    rows = [[float(argmax(o)) for o in row] for row in outputs]
     palette = [_CLASS_COLOURS[k % 10] for k in range(n_classes)]
     ax.contourf(gx, gy, rows, levels=[k - 0.5 for k in range(n_classes + 1)], colors=palette, alpha=0.35)
     ax.contour(gx, gy, rows, levels=[k + 0.5 for k in range(n_classes - 1)], colors="k", linewidths=0.6)
     return palette
-
-
-def _argmax(output: Sequence[Value]) -> int:
-    scores = [v.data for v in output]
-    return scores.index(max(scores))
 
 
 # ------------------------------------------------------------------------------------------------

@@ -207,7 +207,7 @@ def load(path: str | os.PathLike[str], model: Module | None = None, *,
     if problem is not None:
         _, key, reason = problem
         raise ModelFileError(name, f"state[{json.dumps(key)}]" if key else "state", reason)
-    target.load_state_dict(state)  # checked above, so this writes every value and cannot fail half-way
+    target._write_state(state)  # checked above, so this writes every value and cannot fail half-way
     return target
 
 

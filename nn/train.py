@@ -11,24 +11,23 @@ with ``compile=True`` ``nn.compiled.ArrayTrainer``, one traced program replayed 
 
 from __future__ import annotations
 
-import contextlib
 import math
 import random
 import sys
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import InitVar, dataclass, field
 from typing import Any, NamedTuple, NoReturn, Protocol, TextIO, Union
 
 import autograd
-from autograd import Constant, Value, no_grad
+from autograd import Constant, Value
 
 from . import losses
 from ._checks import integer, is_int, real, sample_problem
 from .compiled import ArrayTrainer, NotCompiled
 from .data import train_test_split
 from .layers import BatchNorm1d, Layer
-from .module import Module, check_model, model_outputs
+from .module import Module, argmax, check_model, evaluating, forward_backward, model_outputs
 from .optim import Adam, Optimizer, clip_grad_norm
 
 __all__ = ["LOSSES", "Evaluation", "History", "evaluate", "fit", "layer_grad_norms", "predict"]
@@ -108,11 +107,7 @@ class _Task:
         if self.kind == "custom" and not (self.width > 1 and all(is_int(t) for t in labels)):
             return None  # a custom loss: accuracy by argmax only for several outputs and int labels
         if self.kind in ("classes", "custom"):
-            hits = 0
-            for out, t in zip(outputs, labels):
-                scores = [float(v) for v in out]
-                hits += scores.index(max(scores)) == t
-            return hits
+            return sum(argmax(out) == t for out, t in zip(outputs, labels))
         if self.kind == "binary":
             return sum((float(out) > self.threshold) == (t == 1) for out, t in zip(outputs, labels))
         return None
@@ -210,12 +205,17 @@ def _check_data(model: Module, X: object, y: object, name: str, task: _Task) -> 
         raise ValueError(f"{xname} is an empty dataset; pass at least one sample")
     if len(X) != len(y):
         raise ValueError(f"{xname} has {len(X)} samples but {yname} has {len(y)} labels; pass one label each")
+    _check_samples(model, X, xname)
+    task.check_labels(y, yname)
+    return list(X), list(y)
+
+
+def _check_samples(model: Module, X: Sequence[Any], xname: str) -> None:
+    """Every row of ``X`` a list of ``model.nin`` finite numbers; else the error for the first that is not."""
     for i, row in enumerate(X):
         problem = sample_problem(row, model.nin, values=False)
         if problem is not None:
             _bad_row(f"{xname}[{i}]", row, model.nin, *problem)
-    task.check_labels(y, yname)
-    return list(X), list(y)
 
 
 def _bad_row(where: str, row: Any, nin: int, kind: str, j: int) -> NoReturn:
@@ -239,30 +239,18 @@ def _has_batchnorm(model: Module) -> bool:
 # Scoring and predicting: eval mode, no graph
 
 
-def _as_constants(X: list[Any]) -> list[list[Value]]:
+def _as_constants(X: Sequence[Any]) -> list[list[Value]]:
     """Each feature as a Constant, made once."""
     # NOTE: a float feature would be wrapped in a fresh Constant at every forward pass, every epoch;
     # wrapping once up front took an eager epoch of MLP(64, [10]) on 400 digits from 0.148 s to 0.123 s.
     return [[Constant(float(v)) for v in row] for row in X]
 
 
-@contextlib.contextmanager
-def _evaluating(model: Module) -> Iterator[None]:
-    """Eval mode and no graph for the block; the model's mode is restored after it."""
-    was_training = model.training
-    model.eval()
-    try:
-        with no_grad():
-            yield
-    finally:
-        model.train(was_training)
-
-
 def _score(model: Module, task: _Task, X: list[Any], y: list[Any]) -> Evaluation:
     """Mean loss and accuracy in eval mode without building a graph; restores the model's mode."""
     X = _as_constants(X)
     total, hits, counted = 0.0, 0, True
-    with _evaluating(model):
+    with evaluating(model):
         for start in range(0, len(X), _CHUNK):
             xb, yb = X[start:start + _CHUNK], y[start:start + _CHUNK]
             outs = model_outputs(model, xb, "evaluate")
@@ -306,20 +294,16 @@ def predict(model: Module, X: Sequence[Sequence[float]], loss: LossArg = None) -
     task = _task(model, loss)
     if not isinstance(X, (list, tuple)) or not X:
         raise TypeError("X must be a non-empty list of samples (each a list of features)")
-    Xc, _ = _check_data(model, X, [0 if task.kind != "regression" else _zero(task.width)] * len(X), "", task)
-    inputs = _as_constants(Xc)
-    with _evaluating(model):
+    _check_samples(model, X, "X")
+    inputs = _as_constants(X)
+    with evaluating(model):
         outputs = [out for start in range(0, len(inputs), _CHUNK)
                    for out in model_outputs(model, inputs[start:start + _CHUNK], "predict")]
     if task.kind == "regression":
         return [[v.data for v in o] if model.nout > 1 else o.data for o in outputs]
     if model.nout > 1:
-        return [max(range(len(o)), key=lambda k: o[k].data) for o in outputs]
+        return [argmax(o) for o in outputs]
     return [int(o.data > task.threshold) for o in outputs]
-
-
-def _zero(width: int) -> Any:
-    return 0.0 if width == 1 else [0.0] * width
 
 
 # ------------------------------------------------------------------------------------------------
@@ -801,14 +785,8 @@ class _EagerSteps:
         self.last_good = model.state_dict()  # the weights before the first step, restored if it fails
 
     def forward_backward(self, idx: list[int]) -> tuple[float, Any]:
-        for p in self.params:
-            p.grad = 0.0
-        outs = model_outputs(self.model, [self.inputs[i] for i in idx], "fit")
-        graph = self.task.loss(outs, self.batch_labels(idx))
-        loss = graph.data
-        if math.isfinite(loss):
-            graph.backward()
-        return loss, outs
+        batch = [self.inputs[i] for i in idx]
+        return forward_backward(self.model, self.params, batch, self.batch_labels(idx), self.task.loss)
 
     def grads_finite(self) -> bool:
         return all(math.isfinite(p.grad) for p in self.params)

@@ -18,7 +18,7 @@ from typing import Any
 
 from .. import backprop
 from ..value import Value
-from .program import COMPARISONS, Program, Spec, operand_name
+from .program import COMPARISONS, Program, Spec, operand_count, operand_name
 from .python_replay import GuardFailed, Replay, ReplayError, Result, generate, interpret
 from .tracing import trace
 
@@ -146,7 +146,7 @@ class _Trace:
             from .lowering import lower  # pure Python: the kernels of the batched replay, counted
 
             p = self.program
-            operands = sum(len(ins.ins) for ins in p.instructions) + len(p.captured_slots)
+            operands = operand_count(p)
             kernels = len(lower(p, {}).kernels)
             self._costs = (SCALAR_US[0] + SCALAR_US[1] * operands, BATCHED_US[0] + BATCHED_US[1] * kernels)
         scalar, batched = self._costs
@@ -573,10 +573,8 @@ class CompiledFunction:
             self._keep(t, args, pending, result, grads, direct, seed, who, out)
             self._last = t
             return pending[:0]
-        ok = result.ok
-        if ok.all():
-            self._keep(t, args, pending, result, grads, direct, seed, who, out)
-        elif ok.any():
+        ok = result.ok  # all_ok is False, so some sample failed (Plan.run)
+        if ok.any():
             fits = pending[ok]
             if seeds is None:
                 self._keep(t, args, fits, result._replace(outputs=result.outputs[:, ok],

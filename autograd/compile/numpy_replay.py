@@ -296,7 +296,6 @@ class Plan:
         self._work = _Workspace()
         self.n_inputs = len(p.inputs)
         lowered = lower(p, self.param_rows)
-        self.kernels = lowered.kernels
         self._layout(p, lowered.kernels, lowered.store, lowered.n_slots)
 
     def _layout(self, p: Program, kernels: list[Any], store: list[int], n_slots: int) -> None:
@@ -505,9 +504,12 @@ def _reader(o: Operand, flat: bool) -> Callable[[Stores], Array]:
     kind, a, store = o.kind, o.a, o.store
     if kind == REPEAT:  # one row read by every op of the group: broadcast it
         return lambda s: s[store][a:a + 1]
+    k = o.n * o.m
     if kind == RANGE:
-        k = o.n * o.m
         return lambda s: s[store][a:a + k]
+    if kind == STRIDED:  # a slice too (no copy), its bounds worked out once
+        stop, step = a + o.step * (k - 1) + 1, o.step
+        return lambda s: s[store][a:stop:step]
     return lambda s: o.rows_of(s[store])
 
 
@@ -628,17 +630,6 @@ def _sum_step(g: Group) -> Step:
     return forward, backward if g.backward else None
 
 
-def _rows_reader(o: Operand) -> Callable[[Stores], Array]:
-    """The operand's rows as a (k, X) array: a slice for RANGE and STRIDED reads (no reshape, no copy)."""
-    a, k, step, store = o.a, o.n * o.m, o.step, o.store
-    if o.kind == RANGE:
-        return lambda s: s[store][a:a + k]
-    if o.kind == STRIDED:
-        stop = a + step * (k - 1) + 1
-        return lambda s: s[store][a:stop:step]
-    return lambda s: o.fetch(s).reshape(k, -1)
-
-
 def _dense_step(g: Group, index: int, work: _Workspace) -> Step:
     o, n = g.out, g.n
     w, h, bias = g.operands
@@ -646,9 +637,9 @@ def _dense_step(g: Group, index: int, work: _Workspace) -> Step:
     # a kernel per layer runs on every batch: its reads are slices set up once (measured: a layer of
     # micrograd's demo, forward and backward, 30 -> 20 us)
     plain_h = h.kind in (RANGE, STRIDED)
-    read_h = _rows_reader(h) if plain_h else None
+    read_h = _reader(h, True) if plain_h else None
     plain_bias = bias is not None and t == 1 and bias.kind in (RANGE, STRIDED)
-    read_bias = _rows_reader(bias) if plain_bias else None
+    read_bias = _reader(bias, True) if plain_bias else None
 
     def inputs(stores: Stores) -> Array:
         if read_h is not None:

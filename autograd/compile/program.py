@@ -73,6 +73,12 @@ class Program:
         return format_program(self)
 
 
+def operand_count(p: Program) -> int:
+    """The operands of all instructions and the captured leaves: what the scalar replay's cost (a term of
+    the forward and an edge of the backward each) and its generated code's length grow with."""
+    return sum(len(ins.ins) for ins in p.instructions) + len(p.captured_slots)
+
+
 def number_name(x: float, label: str) -> str:
     return f"{label}={x!r}" if label else repr(x)
 

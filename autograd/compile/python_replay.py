@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..ops import OPS, singular_derivatives
-from .program import COMPARISONS, Program
+from .program import COMPARISONS, Program, operand_count
 
 # outputs, grads of the inputs, grads of the captured leaves (the grads are None without with_grad)
 Result = tuple[list[float], "list[float] | None", "list[float] | None"]
@@ -59,7 +59,7 @@ def check_guard(p: Program, index: int, vals: Sequence[float]) -> None:
 
 def generate(p: Program, with_grad: bool) -> Replay:
     """Python source for the program, compiled once: one line per op, one per edge of the backward."""
-    if sum(len(ins.ins) for ins in p.instructions) + len(p.captured_slots) > MAX_GENERATED:
+    if operand_count(p) > MAX_GENERATED:
         return lambda inputs, captured: interpret(p, inputs, captured, with_grad, checked=False)
     env: dict[str, Any] = {"GuardFailed": GuardFailed, "same_number": same_number}
     lines = ["def replay(I, P):"]
